@@ -1,0 +1,129 @@
+"""Transforms of training clips: loading, resizing, colour targets, packing."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+
+from corrflow.datasets.video_io import read_image, read_video_frames
+from corrflow.models.layers.colour import load_centroids
+from corrflow.registry import TRANSFORMS
+
+__all__ = ['LoadClipFrames', 'ResizeClip', 'QuantiseColour', 'PackClipInputs',
+           'quantise_frames']
+
+
+@TRANSFORMS.register_module()
+class LoadClipFrames(BaseTransform):
+    """Read the frames of a clip as RGB uint8 arrays into ``results['frames']``.
+
+    Uses ``frame_paths`` (image files) when present, else decodes
+    ``frame_indices`` of ``video_path``. Errors name the file.
+    """
+
+    def transform(self, results: dict) -> dict:
+        if results.get('frame_paths') is not None:
+            frames = [read_image(p) for p in results['frame_paths']]
+        else:
+            frames = read_video_frames(results['video_path'], results['frame_indices'])
+        results['frames'] = frames
+        results['ori_shape'] = frames[0].shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResizeClip(BaseTransform):
+    """Resize every frame to a fixed (width, height), ignoring the aspect ratio.
+
+    Args:
+        size (Sequence[int]): (width, height); CorrFlow trains at 256 x 256.
+        interpolation (str): ``'bilinear'``, ``'area'`` or ``'bicubic'``.
+    """
+
+    _INTERP = dict(bilinear=cv2.INTER_LINEAR, area=cv2.INTER_AREA, bicubic=cv2.INTER_CUBIC)
+
+    def __init__(self, size: Sequence[int] = (256, 256), interpolation: str = 'bilinear') -> None:
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f'size must be (width, height), got {size}')
+        if interpolation not in self._INTERP:
+            raise ValueError(f'interpolation must be one of {sorted(self._INTERP)}, '
+                             f'got {interpolation!r}')
+        self.size = (int(size[0]), int(size[1]))
+        self.interpolation = self._INTERP[interpolation]
+
+    def transform(self, results: dict) -> dict:
+        results['frames'] = [
+            f if (f.shape[1], f.shape[0]) == self.size
+            else cv2.resize(f, self.size, interpolation=self.interpolation)
+            for f in results['frames']]
+        results['img_shape'] = (self.size[1], self.size[0])
+        return results
+
+
+def quantise_frames(frames: Sequence[np.ndarray], centroids: np.ndarray) -> np.ndarray:
+    """Nearest (a, b) centroid of every pixel, with OpenCV's float Lab.
+
+    Args:
+        frames (Sequence[np.ndarray]): T arrays (H, W, 3) uint8 RGB.
+        centroids (np.ndarray): (K, 2) float (a, b) centroids, K <= 256.
+
+    Returns:
+        np.ndarray: (T, H, W) uint8 class indices.
+    """
+    c = np.asarray(centroids, dtype=np.float32)  # (K, 2)
+    c_sq = (c * c).sum(1)  # (K,)
+    out = []
+    for frame in frames:
+        lab = cv2.cvtColor(frame.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+        ab = lab[..., 1:3].reshape(-1, 2)  # (H*W, 2)
+        dist = c_sq[None, :] - 2.0 * (ab @ c.T)  # (H*W, K)
+        out.append(dist.argmin(1).astype(np.uint8).reshape(frame.shape[:2]))
+    return np.stack(out)
+
+
+@TRANSFORMS.register_module()
+class QuantiseColour(BaseTransform):
+    """Colour-class targets: OpenCV float Lab, nearest (a, b) centroid.
+
+    Computed from the frames as they are (before any network-input
+    bottleneck), into ``results['colour_labels']`` (T, H, W) uint8.
+
+    Args:
+        centroids (str | Sequence | None): ``None`` for the 16 Kinetics
+            centroids of CorrFlow, a list of (a, b) pairs, or a ``.npy``/``.json``
+            file written by ``tools/analysis/compute_centroids.py``.
+    """
+
+    def __init__(self, centroids: str | Sequence | None = None) -> None:
+        self.centroids = load_centroids(centroids).numpy()
+        if len(self.centroids) > 256:
+            raise ValueError(f'at most 256 centroids are supported, got {len(self.centroids)}')
+
+    def transform(self, results: dict) -> dict:
+        results['colour_labels'] = quantise_frames(results['frames'], self.centroids)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackClipInputs(BaseTransform):
+    """Pack a clip into ``inputs`` (T, 3, H, W) uint8 and a plain-dict data sample.
+
+    Args:
+        meta_keys (Sequence[str]): keys of ``results`` copied into the data
+            sample when present.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = ('video', 'frame_indices', 'ori_shape',
+                                                   'img_shape', 'sample_idx')) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        frames = np.stack(results['frames'])  # (T, H, W, 3)
+        inputs = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+        sample = {k: results[k] for k in self.meta_keys if k in results}
+        if 'colour_labels' in results:
+            sample['colour_labels'] = torch.from_numpy(results['colour_labels'])
+        return dict(inputs=inputs, data_samples=sample)

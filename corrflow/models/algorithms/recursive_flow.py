@@ -1,0 +1,197 @@
+"""CorrFlow: self-supervised correspondence flow by recursive colourisation."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from corrflow.registry import MODELS
+
+_DRAW_MODES = ('iteration', 'sample')
+
+
+def _build(module: dict | nn.Module | None) -> nn.Module | None:
+    if module is None or isinstance(module, nn.Module):
+        return module
+    return MODELS.build(module)
+
+
+def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
+    """Cross-entropy of a low-resolution class distribution against a full-size map.
+
+    Args:
+        prob (Tensor): (B, L, h, w) class probabilities on the feature grid.
+        target (Tensor): (B, H, W) int64 classes at input resolution.
+
+    Returns:
+        Tensor: scalar, mean over pixels of ``-log(p + 1e-8)`` of the target class
+        after bilinear upsampling of ``prob`` to (H, W).
+    """
+    up = F.interpolate(prob, size=target.shape[-2:], mode='bilinear', align_corners=False)
+    return F.nll_loss(torch.log(up + 1e-8), target)
+
+
+@MODELS.register_module()
+class RecursiveFlow(BaseModel):
+    """Recursive colourisation model of CorrFlow (Lai & Xie, BMVC 2019).
+
+    Each frame of a clip is embedded once (backbone + neck, one pass per frame,
+    so batch-norm statistics are those of the original arrangement); the head
+    copies quantised colours from frame to frame. The loss is the short-term
+    reconstruction along the clip with scheduled sampling, plus cycle
+    consistency over ``0 -> 1 -> 0``, ``0 -> 1 -> 2 -> 1 -> 0``, ... back to
+    frame 0, always feeding the model's own predictions.
+
+    The scheduled-sampling probability (of feeding the ground-truth colours of
+    the previous frame instead of the prediction) is annealed linearly from
+    ``sampling_start`` to ``sampling_end`` over the run; the run's progress is
+    given by :meth:`set_train_progress` (see ``ScheduledSamplingHook``).
+
+    Args:
+        backbone (dict | nn.Module): feature extractor.
+        neck (dict | nn.Module): embedding projection.
+        head (dict | nn.Module): restricted attention head.
+        bottleneck (dict | nn.Module | None): information bottleneck applied to
+            the input frames in training.
+        num_classes (int): number of colour classes L.
+        cycle_weight (float): weight of the cycle-consistency terms.
+        sampling_start (float): sampling probability at the start of training.
+        sampling_end (float): sampling probability at the end of training.
+        sampling_draw (str): ``'iteration'`` (one draw for the batch, as the
+            original) or ``'sample'`` (one draw per clip).
+        data_preprocessor (dict | nn.Module | None): batches and moves data.
+        init_cfg (dict | list[dict] | None): mmengine initialisation config.
+    """
+
+    def __init__(self, backbone: dict | nn.Module, neck: dict | nn.Module,
+                 head: dict | nn.Module, bottleneck: dict | nn.Module | None = None,
+                 num_classes: int = 16, cycle_weight: float = 0.1, sampling_start: float = 0.9,
+                 sampling_end: float = 0.6, sampling_draw: str = 'iteration',
+                 data_preprocessor: dict | nn.Module | None = None,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClipDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if sampling_draw not in _DRAW_MODES:
+            raise ValueError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
+        self.backbone = _build(backbone)
+        self.neck = _build(neck)
+        self.head = _build(head)
+        self.bottleneck = _build(bottleneck)
+        self.num_classes = num_classes
+        self.cycle_weight = cycle_weight
+        self.sampling_start = sampling_start
+        self.sampling_end = sampling_end
+        self.sampling_draw = sampling_draw
+        self.train_progress = 0.0
+        self._record_next = False
+        self._record: dict | None = None
+
+    # ------------------------------------------------------------------ schedule
+    def set_train_progress(self, progress: float) -> None:
+        """Set the fraction of training done, in [0, 1]."""
+        self.train_progress = min(max(float(progress), 0.0), 1.0)
+
+    @property
+    def sampling_prob(self) -> float:
+        """Current probability of feeding ground-truth colours to the next step."""
+        return self.sampling_start + (self.sampling_end - self.sampling_start) * self.train_progress
+
+    # ------------------------------------------------------------------ features
+    def embed(self, frames: Tensor) -> Tensor:
+        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s) embedding."""
+        return self.neck(self.backbone(frames))
+
+    def attend(self, target_emb: Tensor, ref_emb: Tensor, ref_labels: Tensor) -> Tensor:
+        """Label distributions of the target frame copied from the reference frame."""
+        return self.head(target_emb, ref_emb, ref_labels)
+
+    # ------------------------------------------------------------------ mmengine API
+    def forward(self, inputs: Tensor, data_samples: list[dict] | None = None,
+                mode: str = 'tensor'):
+        """Dispatch on ``mode``.
+
+        Args:
+            inputs (Tensor): (B, T, 3, H, W) RGB clips in [0, 1].
+            data_samples (list[dict] | None): per clip, ``colour_labels``
+                (T, H, W) integer targets (loss mode).
+            mode (str): ``'loss'`` or ``'tensor'`` (embeddings (B, T, C, h, w)).
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'tensor':
+            B, T = inputs.shape[:2]
+            emb = self.embed(inputs.flatten(0, 1))  # (B*T, C, h, w)
+            return emb.view(B, T, *emb.shape[1:])  # (B, T, C, h, w)
+        raise ValueError(f'unknown mode {mode!r}; use "loss" or "tensor"')
+
+    def loss(self, inputs: Tensor, data_samples: list[dict]) -> dict[str, Tensor]:
+        """Recursive reconstruction loss of a batch of clips (see class doc).
+
+        Args:
+            inputs (Tensor): (B, T, 3, H, W) RGB in [0, 1], T >= 2.
+            data_samples (list[dict]): each with ``colour_labels`` (T, H, W).
+
+        Returns:
+            dict: ``loss_short``, ``loss_cycle`` and the logged ``sampling_prob``.
+        """
+        targets = torch.stack([s['colour_labels'] for s in data_samples]).long()  # (B, T, H, W)
+        B, T = inputs.shape[:2]
+        if T < 2:
+            raise ValueError(f'clips need at least 2 frames, got {T}')
+        net_in = self.bottleneck(inputs) if self.bottleneck is not None else inputs
+        # One backbone pass per frame: batch-norm statistics over the B frames of a
+        # time step, the same as recomputing the embedding in every attend call.
+        emb = [self.embed(net_in[:, t]) for t in range(T)]  # T x (B, C, h, w)
+        size = emb[0].shape[-2:]
+        onehot = [self.head.downsample_labels(targets[:, t], self.num_classes, size)
+                  for t in range(T)]  # T x (B, L, h, w)
+
+        prob = self.sampling_prob
+        # Short-term reconstruction with scheduled sampling.
+        preds = [self.attend(emb[1], emb[0], onehot[0])]  # p1
+        loss_short = colour_cross_entropy(preds[0], targets[:, 1])
+        for t in range(2, T):
+            ref = self._sample_reference(onehot[t - 1], preds[-1], prob)
+            preds.append(self.attend(emb[t], emb[t - 1], ref))
+            loss_short = loss_short + colour_cross_entropy(preds[-1], targets[:, t])
+
+        # Cycle consistency: forward along the clip on own outputs, back to frame 0.
+        forward = [onehot[0], preds[0]]
+        for t in range(2, T):
+            forward.append(self.attend(emb[t], emb[t - 1], forward[-1]))
+        loss_cycle = inputs.new_zeros(())
+        for k in range(1, T):
+            x = forward[k]
+            for t in range(k, 0, -1):
+                x = self.attend(emb[t - 1], emb[t], x)
+            loss_cycle = loss_cycle + colour_cross_entropy(x, targets[:, 0])
+
+        if self._record_next:
+            self._record = dict(inputs=inputs[0].detach(), net_inputs=net_in[0].detach(),
+                                targets=targets[0].detach(),
+                                preds=[p[0].detach() for p in preds])
+            self._record_next = False
+        return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
+                    sampling_prob=inputs.new_tensor(prob))
+
+    def _sample_reference(self, truth: Tensor, pred: Tensor, prob: float) -> Tensor:
+        """Ground truth with probability ``prob``, else the (non-detached) prediction."""
+        if self.sampling_draw == 'iteration':
+            return truth if torch.rand(()).item() < prob else pred
+        use_truth = (torch.rand(truth.shape[0]) < prob).to(truth.device).view(-1, 1, 1, 1)
+        return torch.where(use_truth, truth, pred)
+
+    # ------------------------------------------------------------------ visualisation
+    def record_next_loss(self) -> None:
+        """Keep the first clip's inputs, targets and predictions of the next loss call."""
+        self._record_next = True
+
+    def pop_record(self) -> dict | None:
+        """Return and forget what :meth:`record_next_loss` kept (or None)."""
+        record, self._record = self._record, None
+        return record

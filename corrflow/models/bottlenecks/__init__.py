@@ -1,0 +1,3 @@
+from .colour_bottleneck import ColourBottleneck
+
+__all__ = ['ColourBottleneck']

@@ -1,0 +1,36 @@
+"""Batching and device placement of clips."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from corrflow.registry import MODELS
+
+
+@MODELS.register_module()
+class ClipDataPreprocessor(BaseDataPreprocessor):
+    """Stack uint8 clips into a float batch in [0, 1] on the model's device.
+
+    Input (from the default collate): ``inputs`` is a list of B uint8 tensors
+    (T, 3, H, W) in RGB order, ``data_samples`` a list of B dicts whose tensor
+    values are moved to the device as they are.
+
+    Output: ``inputs`` (B, T, 3, H, W) float32 in [0, 1] and the list of dicts.
+    No mean/std normalisation (CorrFlow feeds raw [0, 1] RGB).
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
+        inputs = data['inputs']
+        if isinstance(inputs, (list, tuple)):
+            shapes = {tuple(x.shape) for x in inputs}
+            if len(shapes) != 1:
+                raise ValueError(f'clips of one batch must share a shape, got {sorted(shapes)}; '
+                                 'resize them in the dataset pipeline')
+            inputs = torch.stack(list(inputs))
+        inputs = self.cast_data(inputs).float().div_(255.0)  # (B, T, 3, H, W)
+        samples = data.get('data_samples')
+        if samples is not None:
+            samples = [self.cast_data(s) for s in samples]
+        return dict(inputs=inputs, data_samples=samples)

@@ -1,0 +1,3 @@
+from .restricted_attention_head import RestrictedAttentionHead
+
+__all__ = ['RestrictedAttentionHead']

@@ -1,0 +1,3 @@
+from .embedding_projection import EmbeddingProjection
+
+__all__ = ['EmbeddingProjection']
