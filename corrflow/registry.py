@@ -47,15 +47,15 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['corrf
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['corrflow.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['corrflow.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['corrflow.engine'])
-PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['corrflow.engine'])
-VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, locations=['corrflow.visualization'])
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['corrflow.engine'])
 
 # Pass-through nodes: mmengine's components, reachable from the corrflow scope.
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
 RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS)
 STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES)
-DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS)
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)

@@ -148,7 +148,7 @@ class RecursiveFlow(BaseModel):
         # time step, the same as recomputing the embedding in every attend call.
         emb = [self.embed(net_in[:, t]) for t in range(T)]  # T x (B, C, h, w)
         size = emb[0].shape[-2:]
-        onehot = [self.head.downsample_labels(targets[:, t], self.num_classes, size)
+        onehot = [self.head.downsample_labels(targets[:, t], self.num_classes, size).to(emb[0])
                   for t in range(T)]  # T x (B, L, h, w)
 
         prob = self.sampling_prob

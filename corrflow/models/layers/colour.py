@@ -2,8 +2,9 @@
 
 RGB -> CIE Lab reproduces OpenCV's float conversion (``cv2.COLOR_RGB2Lab`` on
 float32 RGB in [0, 1]: sRGB companding, D65 white point, L in [0, 100], a and b
-roughly in [-127, 127]) bit for bit, on any device. The target of the colourisation proxy task is the index
-of the nearest of a small set of (a, b) centroids.
+roughly in [-127, 127]) bit for bit, on any device. The target of the
+colourisation proxy task is the index of the nearest of a small set of (a, b)
+centroids.
 
 Shape shorthand:
     B: batch, H, W: image size, K: number of centroids, ``...``: any leading dims.

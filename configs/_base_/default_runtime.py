@@ -1,0 +1,32 @@
+# Runtime shared by every config: scope, logging, checkpoints, visualisation.
+default_scope = 'corrflow'
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo when there is no GPU
+)
+
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
+log_level = 'INFO'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+custom_hooks = [
+    # anneals the scheduled-sampling probability with the run's progress
+    dict(type='ScheduledSamplingHook'),
+    # input frames, colour targets and reconstructions in TensorBoard
+    dict(type='ReconstructionVisualizationHook', interval=1000),
+]
+
+randomness = dict(seed=0, deterministic=False)
+load_from = None
+resume = False

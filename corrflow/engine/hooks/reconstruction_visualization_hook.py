@@ -1,0 +1,79 @@
+"""Logs input frames, colour targets and reconstructions as images."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from corrflow.models.layers.colour import labels_to_rgb, load_centroids, rgb_to_lab
+from corrflow.registry import HOOKS
+
+
+def reconstruction_panel(record: dict, centroids: torch.Tensor) -> np.ndarray:
+    """One image: a row per frame with input, network input, target and reconstruction.
+
+    Args:
+        record (dict): ``inputs`` and ``net_inputs`` (T, 3, H, W) in [0, 1],
+            ``targets`` (T, H, W) classes, ``preds`` T-1 tensors (L, h, w) of
+            class probabilities for frames 1..T-1.
+        centroids (torch.Tensor): (L, 2) (a, b) centroids.
+
+    Returns:
+        np.ndarray: (T*H, 4*W, 3) uint8 RGB.
+    """
+    inputs = record['inputs'].float().cpu()
+    T, _, H, W = inputs.shape
+    lightness = rgb_to_lab(inputs)[:, 0]  # (T, H, W)
+    target_rgb = labels_to_rgb(record['targets'].cpu(), lightness, centroids)  # (T, 3, H, W)
+    recon = [torch.zeros(3, H, W)]  # frame 0 is given, not reconstructed
+    for t, prob in enumerate(record['preds'], start=1):
+        up = torch.nn.functional.interpolate(prob[None].float().cpu(), size=(H, W),
+                                             mode='bilinear', align_corners=False)[0]
+        recon.append(labels_to_rgb(up, lightness[t], centroids))
+    columns = [inputs, record['net_inputs'].float().cpu().clamp(0, 1), target_rgb,
+               torch.stack(recon)]
+    rows = [torch.cat([col[t] for col in columns], dim=2) for t in range(T)]  # (3, H, 4W)
+    panel = torch.cat(rows, dim=1)  # (3, T*H, 4W)
+    return (panel.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@HOOKS.register_module()
+class ReconstructionVisualizationHook(Hook):
+    """Every ``interval`` iterations, log what the model reconstructs.
+
+    The image shows, per frame of the first clip of the batch: the frame, the
+    network input after the information bottleneck, the quantised colour target
+    and the colours reconstructed by the model (expected centroid colour with
+    the frame's lightness; frame 0 is the given reference and stays black).
+    Images go to every visualiser backend (TensorBoard and local files).
+
+    Args:
+        interval (int): iterations between images.
+        centroids (str | list | None): the colour centroids of the target, as
+            given to ``QuantiseColour`` (None: the built-in Kinetics ones).
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 500, centroids=None) -> None:
+        if interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval}')
+        self.interval = interval
+        self.centroids = load_centroids(centroids)
+
+    def _model(self, runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        model = self._model(runner)
+        if hasattr(model, 'record_next_loss') and self.every_n_train_iters(runner, self.interval):
+            model.record_next_loss()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        model = self._model(runner)
+        record = model.pop_record() if hasattr(model, 'pop_record') else None
+        if record is None:
+            return
+        panel = reconstruction_panel(record, self.centroids)
+        runner.visualizer.add_image('train/reconstruction', panel, step=runner.iter + 1)

@@ -1,0 +1,71 @@
+"""Loading checkpoints without running code from them.
+
+``torch.load`` uses ``weights_only=True`` by default: only tensors, containers
+and explicitly allow-listed classes are unpickled. mmengine checkpoints also
+hold its ``HistoryBuffer`` (log history, numpy arrays inside) and numpy scalars;
+exactly those classes are allow-listed here. Anything else in a file (for
+instance a payload that would call ``os.system``) is refused.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+
+__all__ = ['SAFE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
+           'CheckpointError']
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unsafe or of the wrong architecture."""
+
+
+def _numpy_globals() -> list:
+    from numpy.core.multiarray import _reconstruct, scalar  # noqa: F401 (numpy<2 names)
+    names = [_reconstruct, scalar, np.ndarray, np.dtype]
+    # numpy >= 1.25 pickles dtypes through their DType classes.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        names += [dtypes.Float64DType, dtypes.Float32DType, dtypes.Int64DType,
+                  dtypes.Int32DType, dtypes.UInt8DType, dtypes.BoolDType]
+    return names
+
+
+SAFE_CHECKPOINT_GLOBALS: tuple = (HistoryBuffer, *_numpy_globals())
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list the classes that mmengine checkpoints contain for ``weights_only`` loads."""
+    torch.serialization.add_safe_globals(list(SAFE_CHECKPOINT_GLOBALS))
+
+
+def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'cpu') -> dict:
+    """Load a checkpoint with ``weights_only=True``, with one clear error on failure.
+
+    Raises:
+        CheckpointError: the file is missing, not a checkpoint, or holds
+            objects outside the allow-list.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'checkpoint {path} does not exist')
+    allow_mmengine_checkpoints()
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()
+        detail = next((line for line in first if 'GLOBAL' in line or 'Unsupported' in line),
+                      first[0] if first else '')
+        raise CheckpointError(f'checkpoint {path} was refused: it contains objects that are not '
+                              f'plain tensors or allow-listed classes ({detail.strip()}); only '
+                              'load checkpoints from sources you trust') from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f'checkpoint {path} could not be read ({err}); is it a PyTorch '
+                              'checkpoint file?') from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
+                              'with a state_dict')
+    return ckpt

@@ -1,0 +1,152 @@
+"""Helpers of the command-line tools: distributed set-up on CPU, config checks."""
+from __future__ import annotations
+
+import difflib
+import gc
+import os
+import subprocess
+from typing import Any, Iterable
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['ConfigError', 'setup_cpu_distributed', 'teardown_distributed', 'check_cfg_options',
+           'set_dataset_root', 'user_error_message']
+
+
+class ConfigError(ValueError):
+    """A config or a command-line override is invalid."""
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Start a gloo process group for a launcher when no GPU is present.
+
+    mmengine's own initialisation calls ``torch.cuda.set_device`` and gives
+    ``device_ids`` to DDP, both of which fail without a GPU. The group is
+    initialised here (mmengine then leaves it alone) and DDP is configured
+    with ``device_ids=None``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher == 'slurm':
+        _slurm_env_to_torch_env()
+    for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        if key not in os.environ:
+            raise ConfigError(f'--launcher {launcher} needs the environment variable {key}; '
+                              'start the tool through tools/dist_train.sh (torchrun) or srun')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg = cfg.get('env_cfg', ConfigDict())
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def _slurm_env_to_torch_env() -> None:
+    os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
+    os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
+    os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+    os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
+    if 'MASTER_ADDR' not in os.environ and 'SLURM_NODELIST' in os.environ:
+        first = subprocess.getoutput(
+            f"scontrol show hostname {os.environ['SLURM_NODELIST']} | head -n1").strip()
+        os.environ['MASTER_ADDR'] = first or '127.0.0.1'
+
+
+def teardown_distributed(barrier: bool = True) -> None:
+    """Leave the process group cleanly (avoids aborts of ranks at exit).
+
+    Args:
+        barrier (bool): wait for the other ranks first (skip it after an error,
+            when they may never arrive).
+    """
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+def _lookup(node: Any, parts: list[str]) -> tuple[bool, list[str]]:
+    """Whether the dotted path exists; on failure, the keys available at the break."""
+    for part in parts:
+        if isinstance(node, dict):
+            if part not in node:
+                return False, [str(k) for k in node.keys()]
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, []
+    return True, []
+
+
+def check_cfg_options(cfg: Config, options: dict | None) -> None:
+    """Refuse ``--cfg-options`` keys that do not exist in the config.
+
+    A typo such as ``train_cfg.max_iter=10`` would otherwise add an unused key
+    silently. The error names the key and the closest existing ones.
+    """
+    if not options:
+        return
+    for key in options:
+        parts = key.split('.')
+        ok, siblings = _lookup(cfg._cfg_dict, parts)
+        if ok:
+            continue
+        close = difflib.get_close_matches(parts[-1], siblings, n=3)
+        hint = f'; did you mean {", ".join(".".join(parts[:-1] + [c]) for c in close)}?' \
+            if close else ''
+        raise ConfigError(f'--cfg-options: key "{key}" does not exist in the config{hint}')
+
+
+def set_dataset_root(dataset_cfg: dict, root: str) -> int:
+    """Set ``data_root`` of a dataset config and of all datasets it wraps.
+
+    Returns:
+        int: number of dataset configs that received the root.
+    """
+    count = 0
+    if 'data_root' in dataset_cfg:
+        dataset_cfg['data_root'] = root
+        count += 1
+    children: Iterable = dataset_cfg.get('datasets', []) or []
+    if 'dataset' in dataset_cfg and isinstance(dataset_cfg['dataset'], dict):
+        children = [*children, dataset_cfg['dataset']]
+    for child in children:
+        count += set_dataset_root(child, root)
+    return count
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """One-line message for errors caused by the user's input, else None.
+
+    Covers corrflow's data/config/checkpoint errors, missing files, unknown
+    registry types and bad component arguments. Errors re-raised by a
+    DataLoader worker carry the worker's traceback in their text; only its last
+    line (the original message) is kept.
+    """
+    from mmengine.config.utils import ConfigParsingError
+
+    from corrflow.datasets.video_io import DataError
+    from corrflow.utils.checkpoint import CheckpointError
+
+    user_types = (DataError, CheckpointError, ConfigError, FileNotFoundError, NotADirectoryError,
+                  ConfigParsingError)
+    text = str(err)
+    if isinstance(err, KeyError) and 'registry' in text:
+        text = text.strip('"\'').split('. Please check')[0]
+    elif isinstance(err, TypeError) and 'unexpected keyword argument' in text:
+        pass
+    elif isinstance(err, ValueError) and 'class `' in text:
+        pass  # raised by a component's __init__ while building from a config
+    elif not isinstance(err, user_types):
+        return None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if lines[0].startswith('Caught '):  # re-raised from a DataLoader worker
+        return lines[-1].split(': ', 1)[-1] if ': ' in lines[-1] else lines[-1]
+    return ' '.join(lines)

@@ -1,0 +1,103 @@
+import pytest
+import torch
+
+from corrflow.models.layers.local_attention import (local_affinity, restricted_attention,
+                                                    topk_restricted_attention, window_offsets)
+
+
+def dense_reference(query, keys, values, radius, temperature=1.0, topk=None):
+    """Full HW x HW attention with a window mask: the definition, brute force."""
+    B, C, H, W = query.shape
+    ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij')
+    ys, xs = ys.reshape(-1), xs.reshape(-1)
+    window = ((ys[:, None] - ys[None]).abs() <= radius) & ((xs[:, None] - xs[None]).abs() <= radius)
+    affs, vals = [], []
+    for k, v in zip(keys, values):
+        a = torch.einsum('bcp,bcq->bpq', query.reshape(B, C, -1), k.reshape(B, C, -1)) / temperature
+        affs.append(a.masked_fill(~window, float('-inf')))
+        vals.append(v.reshape(B, v.shape[1], -1))
+    aff, val = torch.cat(affs, 2), torch.cat(vals, 2)
+    if topk is not None:
+        top, idx = aff.topk(topk, -1)
+        aff = torch.full_like(aff, float('-inf')).scatter(-1, idx, top)
+    return torch.einsum('bpq,blq->blp', aff.softmax(-1), val).reshape(B, -1, H, W)
+
+
+def random_case(seed, B, C, L, H, W, T):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, C, H, W, generator=g, dtype=torch.float64, requires_grad=True)
+    ks = [torch.randn(B, C, H, W, generator=g, dtype=torch.float64, requires_grad=True)
+          for _ in range(T)]
+    vs = [torch.rand(B, L, H, W, generator=g, dtype=torch.float64, requires_grad=True)
+          for _ in range(T)]
+    return q, ks, vs
+
+
+@pytest.mark.parametrize('seed', range(8))
+def test_restricted_attention_matches_dense_values_and_gradients(seed):
+    g = torch.Generator().manual_seed(100 + seed)
+    H, W = (int(x) for x in torch.randint(1, 15, (2,), generator=g))
+    R = int(torch.randint(0, 5, (), generator=g))
+    S = int(torch.randint(1, 9, (), generator=g))
+    T = 1 + seed % 2
+    q, ks, vs = random_case(seed, 2, 3, 4, H, W, T)
+    # a tiny chunk budget forces several chunks of tiles
+    out = restricted_attention(q, ks, vs, R, tile_size=S, max_chunk_elements=97 + seed)
+    ref = dense_reference(q, ks, vs, R)
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad((out * grad).sum(), [q, *ks, *vs])
+    want = torch.autograd.grad((ref * grad).sum(), [q, *ks, *vs])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_topk_attention_matches_dense(seed):
+    q, ks, vs = random_case(seed, 1, 4, 3, 9 + seed, 7, 3)
+    out = topk_restricted_attention(q, ks, vs, 2, topk=5, temperature=0.07, tile_size=4)
+    ref = dense_reference(q, ks, vs, 2, temperature=0.07, topk=5)
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad((out * grad).sum(), [q, *ks, *vs])
+    want = torch.autograd.grad((ref * grad).sum(), [q, *ks, *vs])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_border_positions_get_no_weight():
+    # A value that is 1 only outside nothing: all-ones values must stay exactly 1
+    # (the weights of every query sum to one over in-image positions only).
+    q = torch.randn(1, 8, 6, 5)
+    k = torch.randn(1, 8, 6, 5) * 10
+    out = restricted_attention(q, k, torch.ones(1, 1, 6, 5), 3, tile_size=4)
+    torch.testing.assert_close(out, torch.ones_like(out))
+    # a corner query can only see its (R+1)^2 in-image neighbours
+    v = torch.zeros(1, 1, 6, 5)
+    v[0, 0, 5, 4] = 1.0  # far corner, outside the window of (0, 0) for R=3
+    out = restricted_attention(q, k, v, 3)
+    assert out[0, 0, 0, 0] == 0
+
+
+def test_local_affinity_offsets_and_mask():
+    q, k = torch.randn(2, 3, 5, 6), torch.randn(2, 3, 5, 6)
+    aff = local_affinity(q, k, 2)
+    offsets = window_offsets(2)
+    assert aff.shape == (2, 25, 5, 6)
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        for y, x in [(0, 0), (2, 3), (4, 5)]:
+            yy, xx = y + dy, x + dx
+            if 0 <= yy < 5 and 0 <= xx < 6:
+                want = (q[:, :, y, x] * k[:, :, yy, xx]).sum(1)
+                torch.testing.assert_close(aff[:, i, y, x], want)
+            else:
+                assert torch.isinf(aff[:, i, y, x]).all()
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(ValueError, match='same shape'):
+        restricted_attention(torch.randn(1, 2, 4, 4), torch.randn(1, 2, 4, 5),
+                             torch.randn(1, 1, 4, 5), 1)
+    with pytest.raises(ValueError, match='one value map per key'):
+        restricted_attention(torch.randn(1, 2, 4, 4), [torch.randn(1, 2, 4, 4)] * 2,
+                             [torch.randn(1, 1, 4, 4)], 1)

@@ -1,0 +1,84 @@
+"""Train a corrflow model: ``python tools/train.py CONFIG [options]``."""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from corrflow.utils import allow_mmengine_checkpoints
+from corrflow.utils.launch import (ConfigError, check_cfg_options, set_dataset_root,
+                                   setup_cpu_distributed, teardown_distributed,
+                                   user_error_message)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a corrflow model')
+    parser.add_argument('config', help='training config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument('--resume', nargs='?', const='auto', metavar='PATH',
+                        help='resume from PATH, or from the latest checkpoint of the work dir')
+    parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
+    parser.add_argument('--data-root', help='data_root of the training dataset(s) that take one')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args) -> Config:
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    check_cfg_options(cfg, args.cfg_options)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.data_root:
+        if set_dataset_root(cfg.train_dataloader.dataset, args.data_root) == 0:
+            raise ConfigError(f'--data-root: no training dataset of {args.config} takes a '
+                              'data_root')
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    return cfg
+
+
+def main() -> int:
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    runner, ok = None, False
+    try:
+        cfg = build_config(args)
+        if args.amp:
+            import torch
+            if not torch.cuda.is_available():
+                raise ConfigError('--amp needs a CUDA GPU; none is available')
+        setup_cpu_distributed(cfg, args.launcher)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        ok = True
+    except Exception as err:  # one clear line for bad input, full traceback otherwise
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    finally:
+        runner = None
+        teardown_distributed(barrier=ok)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
