@@ -47,6 +47,7 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['corrf
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['corrflow.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['corrflow.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['corrflow.engine'])
+TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['corrflow.models'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['corrflow.engine'])
 
@@ -63,7 +64,6 @@ OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR)
-TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS)
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
 INFERENCERS = Registry('inferencer', parent=MMENGINE_INFERENCERS)

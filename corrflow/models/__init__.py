@@ -1,11 +1,14 @@
 from .algorithms import RecursiveFlow
-from .backbones import CorrFlowResNet, TorchvisionResNet
+from .backbones import CorrFlowResNet, PixelColourEncoder, TorchvisionResNet
 from .bottlenecks import ColourBottleneck
-from .data_preprocessor import ClipDataPreprocessor
+from .data_preprocessor import ClipDataPreprocessor, VideoDataPreprocessor
 from .heads import RestrictedAttentionHead
 from .necks import EmbeddingProjection
+from .trackers import CorrFlowPropagation, LabelPropagator, TopKMemoryPropagation
 
 __all__ = [
-    'RecursiveFlow', 'CorrFlowResNet', 'TorchvisionResNet', 'ColourBottleneck',
-    'ClipDataPreprocessor', 'RestrictedAttentionHead', 'EmbeddingProjection',
+    'RecursiveFlow', 'CorrFlowResNet', 'PixelColourEncoder', 'TorchvisionResNet',
+    'ColourBottleneck',
+    'ClipDataPreprocessor', 'VideoDataPreprocessor', 'RestrictedAttentionHead',
+    'EmbeddingProjection', 'LabelPropagator', 'CorrFlowPropagation', 'TopKMemoryPropagation',
 ]

@@ -34,3 +34,20 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
         if samples is not None:
             samples = [self.cast_data(s) for s in samples]
         return dict(inputs=inputs, data_samples=samples)
+
+
+@MODELS.register_module()
+class VideoDataPreprocessor(BaseDataPreprocessor):
+    """Pass whole videos through for label propagation.
+
+    ``inputs`` is a list of uint8 videos (T, 3, H, W) of different lengths and
+    sizes; they stay where they are (usually CPU memory) and the model moves one
+    frame at a time to its device, so a long 480p video never has to fit on the
+    GPU at once. ``data_samples`` (plain dicts) are passed through unchanged.
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
+        inputs = data['inputs']
+        if isinstance(inputs, torch.Tensor):
+            inputs = list(inputs)
+        return dict(inputs=list(inputs), data_samples=data.get('data_samples'))

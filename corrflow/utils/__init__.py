@@ -1,5 +1,5 @@
 from .checkpoint import (SAFE_CHECKPOINT_GLOBALS, CheckpointError, allow_mmengine_checkpoints,
-                         load_checkpoint_file)
+                         extract_state_dict, load_checkpoint_file, load_model_weights)
 
 __all__ = ['SAFE_CHECKPOINT_GLOBALS', 'CheckpointError', 'allow_mmengine_checkpoints',
-           'load_checkpoint_file']
+           'extract_state_dict', 'load_checkpoint_file', 'load_model_weights']

@@ -16,7 +16,7 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
 __all__ = ['SAFE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
-           'CheckpointError']
+           'CheckpointError', 'extract_state_dict', 'load_model_weights']
 
 
 class CheckpointError(RuntimeError):
@@ -69,3 +69,40 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
         raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
                               'with a state_dict')
     return ckpt
+
+
+def extract_state_dict(ckpt: dict) -> dict:
+    """The parameter dict of a checkpoint: ``state_dict`` or the dict itself, no ``module.``."""
+    state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError('the checkpoint holds no state_dict of tensors')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def load_model_weights(model: torch.nn.Module, path: str | Path) -> dict:
+    """Load a checkpoint's weights into ``model``, refusing architecture mismatches.
+
+    Every parameter and buffer of ``model`` must be present in the checkpoint
+    with the same shape; checkpoint entries the model does not have (e.g. a
+    training-only head, optimizer-free extras) are ignored and reported.
+
+    Returns:
+        dict: ``unused`` (checkpoint keys not loaded) and ``meta`` of the file.
+
+    Raises:
+        CheckpointError: the file is unsafe/unreadable, or does not fit ``model``.
+    """
+    ckpt = load_checkpoint_file(path)
+    state = extract_state_dict(ckpt)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    wrong = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in own.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or wrong:
+        detail = (f'{len(missing)} missing (e.g. {missing[0]})' if missing else '') + \
+            ('; ' if missing and wrong else '') + \
+            (f'{len(wrong)} with another shape (e.g. {wrong[0]})' if wrong else '')
+        raise CheckpointError(f'checkpoint {path} does not fit {type(model).__name__}: '
+                              f'{detail}; is it a checkpoint of this architecture?')
+    model.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
+    return dict(unused=sorted(k for k in state if k not in own), meta=ckpt.get('meta', {}))

@@ -12,7 +12,7 @@ import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
 __all__ = ['ConfigError', 'setup_cpu_distributed', 'teardown_distributed', 'check_cfg_options',
-           'set_dataset_root', 'user_error_message']
+           'set_dataset_root', 'user_error_message', 'setup_test_distributed']
 
 
 class ConfigError(ValueError):
@@ -150,3 +150,23 @@ def user_error_message(err: BaseException) -> str | None:
     if lines[0].startswith('Caught '):  # re-raised from a DataLoader worker
         return lines[-1].split(': ', 1)[-1] if ': ' in lines[-1] else lines[-1]
     return ' '.join(lines)
+
+
+def setup_test_distributed(launcher: str) -> None:
+    """Start a process group for sharded evaluation (gloo on CPU, nccl on GPU).
+
+    Evaluation needs no DDP wrapper: the group only serves to shard videos
+    across ranks and gather the results on rank 0.
+    """
+    if launcher == 'none':
+        return
+    if launcher == 'slurm':
+        _slurm_env_to_torch_env()
+    for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        if key not in os.environ:
+            raise ConfigError(f'--launcher {launcher} needs the environment variable {key}; '
+                              'start the tool through tools/dist_test.sh (torchrun) or srun')
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
+    if not dist.is_initialized():
+        dist.init_process_group(backend='nccl' if torch.cuda.is_available() else 'gloo')

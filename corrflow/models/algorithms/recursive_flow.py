@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from corrflow.models.trackers.label_propagator import LabelPropagator
 from corrflow.registry import MODELS
 
 _DRAW_MODES = ('iteration', 'sample')
@@ -61,6 +62,10 @@ class RecursiveFlow(BaseModel):
         sampling_end (float): sampling probability at the end of training.
         sampling_draw (str): ``'iteration'`` (one draw for the batch, as the
             original) or ``'sample'`` (one draw per clip).
+        propagation (dict | None): label-propagation settings used by
+            :meth:`predict` (validation during training): the keyword arguments
+            of :class:`~corrflow.models.trackers.LabelPropagator` other than the
+            encoder, e.g. ``dict(propagation=dict(type='CorrFlowPropagation'))``.
         data_preprocessor (dict | nn.Module | None): batches and moves data.
         init_cfg (dict | list[dict] | None): mmengine initialisation config.
     """
@@ -69,6 +74,7 @@ class RecursiveFlow(BaseModel):
                  head: dict | nn.Module, bottleneck: dict | nn.Module | None = None,
                  num_classes: int = 16, cycle_weight: float = 0.1, sampling_start: float = 0.9,
                  sampling_end: float = 0.6, sampling_draw: str = 'iteration',
+                 propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         if data_preprocessor is None:
@@ -87,6 +93,7 @@ class RecursiveFlow(BaseModel):
         self.sampling_start = sampling_start
         self.sampling_end = sampling_end
         self.sampling_draw = sampling_draw
+        self.propagation = dict(propagation or {})
         self.train_progress = 0.0
         self._record_next = False
         self._record: dict | None = None
@@ -119,7 +126,9 @@ class RecursiveFlow(BaseModel):
             inputs (Tensor): (B, T, 3, H, W) RGB clips in [0, 1].
             data_samples (list[dict] | None): per clip, ``colour_labels``
                 (T, H, W) integer targets (loss mode).
-            mode (str): ``'loss'`` or ``'tensor'`` (embeddings (B, T, C, h, w)).
+            mode (str): ``'loss'``, ``'tensor'`` (embeddings (B, T, C, h, w)) or
+                ``'predict'`` (label propagation through whole videos, see
+                :meth:`predict`).
         """
         if mode == 'loss':
             return self.loss(inputs, data_samples)
@@ -127,7 +136,9 @@ class RecursiveFlow(BaseModel):
             B, T = inputs.shape[:2]
             emb = self.embed(inputs.flatten(0, 1))  # (B*T, C, h, w)
             return emb.view(B, T, *emb.shape[1:])  # (B, T, C, h, w)
-        raise ValueError(f'unknown mode {mode!r}; use "loss" or "tensor"')
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise ValueError(f'unknown mode {mode!r}; use "loss", "tensor" or "predict"')
 
     def loss(self, inputs: Tensor, data_samples: list[dict]) -> dict[str, Tensor]:
         """Recursive reconstruction loss of a batch of clips (see class doc).
@@ -185,6 +196,24 @@ class RecursiveFlow(BaseModel):
             return truth if torch.rand(()).item() < prob else pred
         use_truth = (torch.rand(truth.shape[0]) < prob).to(truth.device).view(-1, 1, 1, 1)
         return torch.where(use_truth, truth, pred)
+
+    # ------------------------------------------------------------------ propagation
+    def as_propagator(self):
+        """A :class:`LabelPropagator` sharing this model's backbone and neck."""
+        return LabelPropagator(backbone=self.backbone, neck=self.neck,
+                               data_preprocessor=dict(type='VideoDataPreprocessor'),
+                               **self.propagation)
+
+    def predict(self, inputs, data_samples) -> list[dict]:
+        """Propagate first-frame labels through whole videos (see ``LabelPropagator``)."""
+        return self.as_propagator().predict(inputs, data_samples)
+
+    def val_step(self, data: dict) -> list[dict]:
+        """Validation on whole videos: no clip batching, frames stay on the CPU."""
+        return self.predict(data['inputs'], data['data_samples'])
+
+    def test_step(self, data: dict) -> list[dict]:
+        return self.val_step(data)
 
     # ------------------------------------------------------------------ visualisation
     def record_next_loss(self) -> None:

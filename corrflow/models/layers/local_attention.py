@@ -178,97 +178,93 @@ def _as_lists(query: Tensor, key: Tensor | list[Tensor],
     return keys, values
 
 
-@lru_cache(maxsize=64)
-def _tile_mask_cpu(H: int, W: int, radius: int, tile: int) -> Tensor:
-    """Additive mask (0 or -inf) of every tile's queries against its key region.
-
-    Returns:
-        Tensor: (N, Q, P) float32 on the CPU, N = ceil(H/S) * ceil(W/S).
-    """
-    R, S = radius, tile
-    ny, nx = math.ceil(H / S), math.ceil(W / S)
+@lru_cache(maxsize=32)
+def _window_mask_cpu(tile: int, radius: int) -> Tensor:
+    """(Q, P) bool: query i of a tile lies within radius R of key j of its region."""
+    S, R = tile, radius
     side = S + 2 * R
-    # window[i, j]: query i of the tile sees key j of the region.
     qy, qx = torch.meshgrid(torch.arange(S), torch.arange(S), indexing='ij')
     ky, kx = torch.meshgrid(torch.arange(side), torch.arange(side), indexing='ij')
-    qy, qx, ky, kx = qy.reshape(-1, 1), qx.reshape(-1, 1), ky.reshape(1, -1), kx.reshape(1, -1)
-    window = ((ky - qy) >= 0) & ((ky - qy) <= 2 * R) & ((kx - qx) >= 0) & ((kx - qx) <= 2 * R)
-    # key_inside[n, j]: key j of tile n's region lies inside the H x W map.
-    ty, tx = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing='ij')
-    abs_ky = ty.reshape(-1, 1) * S - R + ky.reshape(1, -1)  # (N, P)
-    abs_kx = tx.reshape(-1, 1) * S - R + kx.reshape(1, -1)
-    key_inside = (abs_ky >= 0) & (abs_ky < H) & (abs_kx >= 0) & (abs_kx < W)
-    # query_inside[n, i]: query i of tile n lies inside the map; padded queries
-    # keep their whole window so that their (discarded) softmax stays finite.
-    abs_qy = ty.reshape(-1, 1) * S + qy.reshape(1, -1)  # (N, Q)
-    abs_qx = tx.reshape(-1, 1) * S + qx.reshape(1, -1)
-    query_inside = (abs_qy < H) & (abs_qx < W)
-    allowed = window.unsqueeze(0) & (key_inside.unsqueeze(1) | ~query_inside.unsqueeze(2))
-    mask = torch.zeros(allowed.shape, dtype=torch.float32)
-    mask.masked_fill_(~allowed, float('-inf'))
-    return mask  # (N, Q, P)
+    dy = ky.reshape(1, -1) - qy.reshape(-1, 1)  # (Q, P), offset + R
+    dx = kx.reshape(1, -1) - qx.reshape(-1, 1)
+    return (dy >= 0) & (dy <= 2 * R) & (dx >= 0) & (dx <= 2 * R)
 
 
-def _tile_queries(x: Tensor, tile: int) -> Tensor:
-    """(B, C, H, W) -> (B, N, Q, C), zero-padding H and W to multiples of S."""
-    B, C, H, W = x.shape
-    S = tile
-    ny, nx = math.ceil(H / S), math.ceil(W / S)
-    x = F.pad(x, (0, nx * S - W, 0, ny * S - H))  # (B, C, ny*S, nx*S)
-    x = x.view(B, C, ny, S, nx, S).permute(0, 2, 4, 3, 5, 1)  # (B, ny, nx, S, S, C)
-    return x.reshape(B, ny * nx, S * S, C)
+def _allowed(rows: range, nx: int, H: int, W: int, tile: int, radius: int,
+             device: torch.device) -> Tensor:
+    """Which key of each tile's region each query may attend to.
 
+    Keys outside the H x W map are excluded; queries in the padding beyond the
+    map keep their whole window so that their (discarded) softmax stays finite.
 
-def _tile_regions(x: Tensor, tile: int, radius: int) -> Tensor:
-    """(B, C, H, W) -> (B, N, C, P): the (S+2R)^2 region around every tile."""
-    B, C, H, W = x.shape
+    Returns:
+        Tensor: (n, Q, P) bool for the tiles of the given tile rows, row-major.
+    """
     S, R = tile, radius
-    ny, nx = math.ceil(H / S), math.ceil(W / S)
     side = S + 2 * R
-    x = F.pad(x, (R, nx * S - W + R, R, ny * S - H + R))  # (B, C, ny*S+2R, nx*S+2R)
-    regions = x.unfold(2, side, S).unfold(3, side, S)  # (B, C, ny, nx, side, side)
-    regions = regions.permute(0, 2, 3, 1, 4, 5)  # (B, ny, nx, C, side, side)
-    return regions.reshape(B, ny * nx, C, side * side)
+    window = _window_mask_cpu(S, R).to(device)  # (Q, P)
+    ty = torch.tensor(list(rows), device=device).repeat_interleave(nx)  # (n,)
+    tx = torch.arange(nx, device=device).repeat(len(rows))  # (n,)
+    k = torch.arange(side, device=device)
+    key_y = ty[:, None] * S - R + k  # (n, side)
+    key_x = tx[:, None] * S - R + k
+    key_inside = (((key_y >= 0) & (key_y < H))[:, :, None]
+                  & ((key_x >= 0) & (key_x < W))[:, None, :]).reshape(-1, side * side)  # (n, P)
+    q = torch.arange(S, device=device)
+    q_inside = (((ty[:, None] * S + q) < H)[:, :, None]
+                & ((tx[:, None] * S + q) < W)[:, None, :]).reshape(-1, S * S)  # (n, Q)
+    return window[None] & (key_inside[:, None, :] | ~q_inside[:, :, None])  # (n, Q, P)
 
 
-def _untile(x: Tensor, H: int, W: int, tile: int) -> Tensor:
-    """(B, N, Q, L) -> (B, L, H, W), cropping the padding."""
-    B, N, Q, L = x.shape
-    S = tile
-    ny, nx = math.ceil(H / S), math.ceil(W / S)
-    x = x.view(B, ny, nx, S, S, L).permute(0, 5, 1, 3, 2, 4)  # (B, L, ny, S, nx, S)
-    return x.reshape(B, L, ny * S, nx * S)[:, :, :H, :W]
+def _regions(x: Tensor, tile: int, radius: int) -> Tensor:
+    """(B, C, rows*S+2R, nx*S+2R) padded band -> (B, n, C, P) regions of its tiles."""
+    B, C = x.shape[:2]
+    side = tile + 2 * radius
+    r = x.unfold(2, side, tile).unfold(3, side, tile)  # (B, C, rows, nx, side, side)
+    r = r.permute(0, 2, 3, 1, 4, 5)  # (B, rows, nx, C, side, side)
+    return r.reshape(B, r.shape[1] * r.shape[2], C, side * side)
 
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
                      temperature: float, tile: int, max_chunk_elements: int, reduce) -> Tensor:
+    """Blocked windowed attention; ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)``.
+
+    The map is processed in bands of tile rows; a band's key regions, masks and
+    affinities exist only while it is processed, so peak memory is bounded by
+    ``max_chunk_elements`` (plus the padded inputs and the output).
+    """
     if radius < 0 or tile < 1:
         raise ValueError(f'radius must be >= 0 and tile_size >= 1, got {radius}, {tile}')
     B, C, H, W = query.shape
+    L = values[0].shape[1]
     T = len(keys)
     S, R = tile, radius
     P = (S + 2 * R) ** 2
-    q = _tile_queries(query, S)  # (B, N, Q, C)
+    ny, nx = math.ceil(H / S), math.ceil(W / S)
+    pad_h, pad_w = ny * S - H, nx * S - W
     if temperature != 1.0:
-        q = q / temperature
-    k = torch.cat([_tile_regions(x, S, R) for x in keys], dim=3)  # (B, N, C, T*P)
-    v = torch.cat([_tile_regions(x, S, R) for x in values], dim=3)  # (B, N, L, T*P)
-    v = v.transpose(2, 3)  # (B, N, T*P, L)
-    N = q.shape[1]
-    mask = _tile_mask_cpu(H, W, R, S).to(device=query.device, dtype=query.dtype)  # (N, Q, P)
-    mask = mask.repeat(1, 1, T) if T > 1 else mask  # (N, Q, T*P)
+        query = query / temperature
+    q_pad = F.pad(query, (0, pad_w, 0, pad_h))  # (B, C, ny*S, nx*S)
+    k_pad = [F.pad(k, (R, pad_w + R, R, pad_h + R)) for k in keys]  # (B, C, ny*S+2R, nx*S+2R)
+    v_pad = [F.pad(v, (R, pad_w + R, R, pad_h + R)) for v in values]  # (B, L, ...)
 
-    step = tiles_per_chunk(T * P, S, max(1, max_chunk_elements // max(B, 1)))
+    band = max(1, tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B)) // nx)
     outputs = []
-    for start in range(0, N, step):
-        stop = min(N, start + step)
-        n = stop - start
-        q_c = q[:, start:stop].reshape(B * n, S * S, C)  # (B*n, Q, C)
-        k_c = k[:, start:stop].reshape(B * n, C, T * P)  # (B*n, C, T*P)
-        v_c = v[:, start:stop].reshape(B * n, T * P, -1)  # (B*n, T*P, L)
-        aff = torch.bmm(q_c, k_c).view(B, n, S * S, T * P)  # (B, n, Q, T*P)
-        aff = (aff + mask[start:stop]).view(B * n, S * S, T * P)
-        out = reduce(aff, v_c)  # (B*n, Q, L)
-        outputs.append(out.view(B, n, S * S, -1))
-    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, N, Q, L)
-    return _untile(out, H, W, S)
+    for ty0 in range(0, ny, band):
+        ty1 = min(ny, ty0 + band)
+        nr = ty1 - ty0
+        n = nr * nx
+        q_c = q_pad[:, :, ty0 * S:ty1 * S].reshape(B, C, nr, S, nx, S)
+        q_c = q_c.permute(0, 2, 4, 3, 5, 1).reshape(B * n, S * S, C)  # (B*n, Q, C)
+        rows = slice(ty0 * S, ty1 * S + 2 * R)
+        k_c = torch.cat([_regions(k[:, :, rows], S, R) for k in k_pad], dim=3)  # (B, n, C, T*P)
+        v_c = torch.cat([_regions(v[:, :, rows], S, R) for v in v_pad], dim=3)  # (B, n, L, T*P)
+        aff = torch.bmm(q_c, k_c.reshape(B * n, C, T * P))  # (B*n, Q, T*P)
+        allowed = _allowed(range(ty0, ty1), nx, H, W, S, R, query.device)  # (n, Q, P)
+        aff = aff.view(B, n, S * S, T, P).masked_fill(
+            ~allowed[None, :, :, None, :], float('-inf')).view(B * n, S * S, T * P)
+        out = reduce(aff, v_c.reshape(B * n, L, T * P).transpose(1, 2))  # (B*n, Q, L)
+        outputs.append(out.view(B, nr, nx, S, S, L))
+    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, ny, nx, S, S, L)
+    out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
+    return out[:, :, :H, :W]

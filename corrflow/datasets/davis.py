@@ -1,0 +1,73 @@
+"""DAVIS-2017 semi-supervised evaluation videos (official layout)."""
+from __future__ import annotations
+
+import os.path as osp
+from pathlib import Path
+
+from mmengine.dataset import BaseDataset
+
+from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError
+from corrflow.registry import DATASETS
+
+__all__ = ['DAVISVideos']
+
+
+@DATASETS.register_module()
+class DAVISVideos(BaseDataset):
+    """One sample per DAVIS sequence: all frames and the first-frame mask.
+
+    Layout (as the official release)::
+
+        data_root/JPEGImages/480p/<seq>/00000.jpg ...
+        data_root/Annotations/480p/<seq>/00000.png ...   (indexed PNGs)
+        data_root/ImageSets/2017/val.txt                  (sequence names)
+
+    Args:
+        data_root (str): DAVIS root.
+        ann_file (str): sequence list, relative to ``data_root`` (or absolute).
+        resolution (str): ``'480p'`` or ``'Full-Resolution'``.
+        sequences (list[str] | None): evaluate only these sequences (in this order).
+        **kwargs: :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+
+    def __init__(self, data_root: str = '', ann_file: str = 'ImageSets/2017/val.txt',
+                 resolution: str = '480p', sequences: list[str] | None = None,
+                 **kwargs) -> None:
+        self.resolution = resolution
+        self.sequences = list(sequences) if sequences else None
+        kwargs.setdefault('test_mode', True)
+        super().__init__(data_root=data_root, ann_file=ann_file,
+                         data_prefix=dict(img=f'JPEGImages/{resolution}',
+                                          ann=f'Annotations/{resolution}'), **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        root = Path(self.data_root)
+        if not root.is_dir():
+            raise DataError(f'DAVIS root {root} does not exist')
+        if self.sequences is not None:
+            names = self.sequences
+        else:
+            if not osp.isfile(self.ann_file):
+                raise DataError(f'DAVIS sequence list {self.ann_file} does not exist; give '
+                                'the official ImageSets/2017/val.txt or a `sequences` list')
+            with open(self.ann_file) as f:
+                names = [line.strip() for line in f if line.strip()]
+        img_dir, ann_dir = Path(self.data_prefix['img']), Path(self.data_prefix['ann'])
+        data_list = []
+        for name in names:
+            frames = sorted(p for p in (img_dir / name).glob('*')
+                            if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not frames:
+                raise DataError(f'DAVIS sequence "{name}" (listed in {self.ann_file}) has no '
+                                f'frames in {img_dir / name}')
+            anns = [ann_dir / name / (p.stem + '.png') for p in frames]
+            if not anns[0].is_file():
+                raise DataError(f'DAVIS sequence "{name}": first-frame annotation {anns[0]} '
+                                'does not exist')
+            data_list.append(dict(
+                video=name, frame_paths=[str(p) for p in frames],
+                frame_names=[p.stem for p in frames], first_mask_path=str(anns[0]),
+                ann_paths=[str(p) for p in anns]))
+        if not data_list:
+            raise DataError(f'the DAVIS sequence list {self.ann_file} is empty')
+        return data_list

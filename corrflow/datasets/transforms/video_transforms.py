@@ -1,0 +1,135 @@
+"""Transforms of evaluation videos: all frames plus first-frame labels."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from PIL import Image
+from scipy.io import loadmat
+
+from corrflow.datasets.video_io import DataError, read_image
+from corrflow.registry import TRANSFORMS
+
+__all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadJHMDBKeypoints', 'PackVideoInputs',
+           'read_indexed_png', 'read_jhmdb_joints', 'JHMDB_JOINTS']
+
+
+def read_indexed_png(path: str) -> np.ndarray:
+    """Read a palette (or grayscale) PNG as its (H, W) uint8 index values."""
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ('P', 'L', '1', 'I', 'I;16'):
+                raise DataError(f'mask {path} is a {img.mode} image; expected an indexed '
+                                '(palette) or grayscale PNG of label ids')
+            arr = np.array(img)
+    except FileNotFoundError:
+        raise DataError(f'mask {path} does not exist') from None
+    except (OSError, SyntaxError) as err:
+        raise DataError(f'mask {path} could not be read ({err})') from None
+    if arr.dtype != np.uint8:
+        if arr.max() > 255:
+            raise DataError(f'mask {path} has label values above 255')
+        arr = arr.astype(np.uint8)
+    return arr
+
+
+#: JHMDB joint order.
+JHMDB_JOINTS = ('neck', 'belly', 'face', 'right shoulder', 'left shoulder', 'right hip',
+                'left hip', 'right elbow', 'left elbow', 'right knee', 'left knee',
+                'right wrist', 'left wrist', 'right ankle', 'left ankle')
+
+
+def read_jhmdb_joints(path: str | Path) -> np.ndarray:
+    """Joint positions of a JHMDB ``joint_positions.mat`` as (T, 15, 2) 0-based pixel (x, y).
+
+    The file's ``pos_img`` (2 x 15 x T) is in MATLAB's 1-based convention.
+    """
+    path = str(path)
+    try:
+        mat = loadmat(path)
+    except FileNotFoundError:
+        raise DataError(f'joint file {path} does not exist') from None
+    except (ValueError, OSError, TypeError) as err:
+        raise DataError(f'joint file {path} could not be read as a .mat file ({err})') from None
+    pos = mat.get('pos_img')
+    if pos is None or pos.ndim != 3 or pos.shape[:2] != (2, len(JHMDB_JOINTS)):
+        raise DataError(f'joint file {path} has no pos_img array of shape (2, 15, T)')
+    return np.ascontiguousarray(pos.transpose(2, 1, 0).astype(np.float32) - 1.0)
+
+
+@TRANSFORMS.register_module()
+class LoadVideoFrames(BaseTransform):
+    """Read every frame listed in ``frame_paths`` into ``results['frames']`` (RGB uint8).
+
+    All frames of a video must share one size; a frame that differs is reported.
+    """
+
+    def transform(self, results: dict) -> dict:
+        frames = [read_image(p) for p in results['frame_paths']]
+        shape = frames[0].shape
+        for path, frame in zip(results['frame_paths'], frames):
+            if frame.shape != shape:
+                raise DataError(f'frame {path} is {frame.shape[1]}x{frame.shape[0]}, the first '
+                                f'frame of the video is {shape[1]}x{shape[0]}')
+        results['frames'] = frames
+        results['ori_shape'] = shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadFirstFrameMask(BaseTransform):
+    """Read the first frame's label ids from ``first_mask_path`` into ``results['first_mask']``.
+
+    The mask must have the frames' size. ``num_labels`` is set to the largest
+    id + 1 (ids of 255 are "unlabelled" and not counted).
+    """
+
+    def transform(self, results: dict) -> dict:
+        path = results['first_mask_path']
+        mask = read_indexed_png(path)
+        if 'ori_shape' in results and mask.shape != tuple(results['ori_shape']):
+            raise DataError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]}, the frames are '
+                            f'{results["ori_shape"][1]}x{results["ori_shape"][0]}')
+        results['first_mask'] = mask
+        labels = mask[mask != 255]
+        results['num_labels'] = int(labels.max()) + 1 if labels.size else 1
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackVideoInputs(BaseTransform):
+    """Pack a video into ``inputs`` (T, 3, H, W) uint8 and a plain-dict data sample.
+
+    Args:
+        meta_keys (Sequence[str]): keys copied into the data sample when present.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = (
+            'video', 'frame_names', 'ori_shape', 'first_mask', 'num_labels', 'first_keypoints',
+            'gt_keypoints', 'ann_paths', 'sample_idx')) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        frames = np.stack(results['frames'])  # (T, H, W, 3)
+        inputs = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+        sample = {k: results[k] for k in self.meta_keys if k in results}
+        return dict(inputs=inputs, data_samples=sample)
+
+
+@TRANSFORMS.register_module()
+class LoadJHMDBKeypoints(BaseTransform):
+    """Read ``joints_path`` into ``gt_keypoints`` (T, 15, 2) and ``first_keypoints`` (15, 2).
+
+    Coordinates are 0-based pixel (x, y); only as many annotated frames as
+    there are frames are kept.
+    """
+
+    def transform(self, results: dict) -> dict:
+        joints = read_jhmdb_joints(results['joints_path'])
+        num = len(results.get('frames', results.get('frame_paths', joints)))
+        results['gt_keypoints'] = joints[:num]
+        results['first_keypoints'] = joints[0]
+        return results

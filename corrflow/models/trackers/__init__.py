@@ -1,0 +1,4 @@
+from .label_propagator import LabelPropagator
+from .protocols import CorrFlowPropagation, TopKMemoryPropagation
+
+__all__ = ['LabelPropagator', 'CorrFlowPropagation', 'TopKMemoryPropagation']

@@ -1,0 +1,242 @@
+"""Label propagation through videos with any frame encoder."""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from corrflow.models.layers.propagation import (area_seed, gaussian_heatmaps_torch,
+                                                grid_to_image_coords, labels_to_onehot,
+                                                minmax_normalise, padded_size,
+                                                resample_to_image, strided_seed)
+from corrflow.models.trackers.protocols import l2_normalise
+from corrflow.registry import MODELS, TASK_UTILS
+
+__all__ = ['LabelPropagator', 'soft_argmax_topk_torch']
+
+
+def soft_argmax_topk_torch(maps: Tensor, topk: int) -> Tensor:
+    """Soft-argmax over the ``topk`` largest cells of each map.
+
+    Args:
+        maps (Tensor): (J, h, w) non-negative heatmaps.
+        topk (int): cells used per map.
+
+    Returns:
+        Tensor: (J, 2) (x, y) grid coordinates.
+    """
+    J, h, w = maps.shape
+    vals, idx = maps.reshape(J, -1).topk(min(topk, h * w), dim=1)  # (J, k)
+    weights = vals.clamp_min(0)
+    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+    weights = weights / weights.sum(1, keepdim=True)
+    xs = (idx % w).to(maps.dtype)
+    ys = torch.div(idx, w, rounding_mode='floor').to(maps.dtype)
+    return torch.stack([(weights * xs).sum(1), (weights * ys).sum(1)], dim=1)
+
+
+@MODELS.register_module()
+class LabelPropagator(BaseModel):
+    """Propagate first-frame labels (masks or keypoints) through whole videos.
+
+    Every frame is embedded once by ``backbone`` (+ ``neck``); the
+    ``propagation`` protocol decides which earlier frames serve as context and
+    how labels are copied. Frames may be resized (``input_size``) and are
+    padded on the bottom/right to a multiple of ``size_divisor``; outputs are
+    read out at every pixel of the original frame with the exact
+    feature-to-pixel alignment, so they have the original size and no shift.
+
+    Each data sample describes one video and holds ``first_mask`` ((H, W)
+    integer labels, 255 = unlabelled) or ``first_keypoints`` ((J, 2) pixel
+    x, y). :meth:`predict` returns per video ``pred_masks`` ((T, H, W) uint8,
+    frame 0 = the given mask) or ``pred_keypoints`` ((T, J, 2), frame 0 = the
+    given points), plus ``video``.
+
+    Args:
+        backbone (dict | nn.Module): frame encoder; must expose ``stride``.
+        neck (dict | nn.Module | None): projection applied after the backbone.
+        propagation (dict): a protocol from ``TASK_UTILS``
+            (``CorrFlowPropagation`` or ``TopKMemoryPropagation``).
+        input_size (int | Sequence[int] | None): ``None`` keeps the native
+            size, an int resizes the short side to it (keeping the aspect
+            ratio), ``(W, H)`` resizes to that size.
+        size_divisor (int): processed frames are padded to multiples of it.
+        mean (Sequence[float] | None): per-channel mean subtracted from RGB in
+            [0, 1] before the backbone (None: no normalisation, as CorrFlow).
+        std (Sequence[float] | None): per-channel std (with ``mean``).
+        keypoint_sigma (float): std (pixels, original resolution) of the
+            Gaussian seeds of keypoints.
+        keypoint_topk (int): cells used by the soft-argmax read-out.
+        data_preprocessor (dict | nn.Module | None): moves videos to the device.
+        init_cfg (dict | list[dict] | None): mmengine initialisation config.
+    """
+
+    def __init__(self, backbone: dict | nn.Module, neck: dict | nn.Module | None = None,
+                 propagation: dict | None = None, input_size: int | Sequence[int] | None = None,
+                 size_divisor: int = 8, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, keypoint_sigma: float = 4.0,
+                 keypoint_topk: int = 5, data_preprocessor: dict | nn.Module | None = None,
+                 init_cfg: dict | list[dict] | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='VideoDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = backbone if isinstance(backbone, nn.Module) else MODELS.build(backbone)
+        self.neck = neck if neck is None or isinstance(neck, nn.Module) else MODELS.build(neck)
+        self.protocol = TASK_UTILS.build(propagation or dict(type='CorrFlowPropagation'))
+        if not hasattr(self.backbone, 'stride'):
+            raise ValueError(f'{type(self.backbone).__name__} must expose its output stride as '
+                             '`stride`')
+        if isinstance(input_size, Sequence) and len(input_size) != 2:
+            raise ValueError(f'input_size must be None, a short side or (W, H), got {input_size}')
+        self.input_size = input_size
+        self.size_divisor = size_divisor
+        if (mean is None) != (std is None):
+            raise ValueError('give both mean and std, or neither')
+        self.register_buffer('mean', None if mean is None else torch.tensor(mean).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer('std', None if std is None else torch.tensor(std).view(1, 3, 1, 1),
+                             persistent=False)
+        self.keypoint_sigma = keypoint_sigma
+        self.keypoint_topk = keypoint_topk
+
+    @property
+    def stride(self) -> int:
+        return int(self.backbone.stride)
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device('cpu')
+
+    # ------------------------------------------------------------------ features
+    def embed(self, frames: Tensor) -> Tensor:
+        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s)."""
+        if self.mean is not None:
+            frames = (frames - self.mean) / self.std
+        feats = self.backbone(frames)
+        return self.neck(feats) if self.neck is not None else feats
+
+    def processing_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(H, W) at which a frame of ``size`` is embedded (before padding)."""
+        H, W = size
+        if self.input_size is None:
+            return H, W
+        if isinstance(self.input_size, int):
+            scale = self.input_size / min(H, W)
+            return max(1, round(H * scale)), max(1, round(W * scale))
+        return int(self.input_size[1]), int(self.input_size[0])
+
+    def _prepare(self, frame: Tensor, proc: tuple[int, int], padded: tuple[int, int]) -> Tensor:
+        """(3, H, W) uint8 -> (1, 3, Hq, Wq) float in [0, 1], resized and padded."""
+        x = frame.to(self.device).unsqueeze(0).float().div_(255.0)
+        if x.shape[-2:] != proc:
+            x = F.interpolate(x, size=proc, mode='bilinear', align_corners=False,
+                              antialias=proc[0] < x.shape[-2])
+        if padded != proc:
+            x = F.pad(x, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
+        return x
+
+    # ------------------------------------------------------------------ mmengine API
+    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+        """``'predict'``: propagate (see class doc); ``'tensor'``: embed (N, 3, H, W)."""
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.embed(inputs)
+        raise ValueError(f'{type(self).__name__} supports modes "predict" and "tensor", '
+                         f'got {mode!r}')
+
+    @torch.no_grad()
+    def predict(self, inputs: Sequence[Tensor], data_samples: Sequence[dict]) -> list[dict]:
+        return [self.propagate_video(video, sample) for video, sample in zip(inputs, data_samples)]
+
+    @torch.no_grad()
+    def propagate_video(self, video: Tensor, sample: dict) -> dict:
+        """Propagate the labels of one video.
+
+        Args:
+            video (Tensor): (T, 3, H, W) uint8 RGB frames.
+            sample (dict): ``first_mask`` or ``first_keypoints`` (see class doc).
+
+        Returns:
+            dict: ``video`` and ``pred_masks`` or ``pred_keypoints`` (numpy).
+        """
+        if video.dim() != 4 or video.shape[1] != 3:
+            raise ValueError(f'video {sample.get("video", "?")}: expected frames (T, 3, H, W), '
+                             f'got {tuple(video.shape)}')
+        T, _, H, W = video.shape
+        proc = self.processing_size((H, W))
+        padded = padded_size(proc, self.size_divisor)
+        s = self.stride
+        grid = (padded[0] // s, padded[1] // s)
+        protocol = self.protocol
+
+        def features(t: int) -> Tensor:
+            feat = self.embed(self._prepare(video[t], proc, padded))  # (1, C, h, w)
+            if feat.shape[-2:] != grid:
+                raise ValueError(f'{type(self.backbone).__name__} gave a {tuple(feat.shape[-2:])}'
+                                 f' grid for a {padded} frame; expected {grid} at stride {s}')
+            return l2_normalise(feat) if protocol.normalise_features else feat
+
+        out = dict(video=sample.get('video', ''))
+        if 'first_mask' in sample:
+            mask = torch.as_tensor(sample['first_mask']).to(self.device).long()
+            if tuple(mask.shape) != (H, W):
+                raise ValueError(f'video {out["video"]}: first mask is {tuple(mask.shape)}, '
+                                 f'frames are {(H, W)}')
+            valid = mask[mask != 255]
+            num_labels = int(sample.get('num_labels') or (int(valid.max()) + 1 if valid.numel()
+                                                          else 1))
+            num_labels = max(num_labels, 2)
+            onehot = labels_to_onehot(mask, num_labels)  # (1, L, H, W)
+            seed = self._seed(onehot, proc, padded, grid)
+            preds = np.empty((T, H, W), dtype=np.uint8)
+            preds[0] = np.where(mask.cpu().numpy() == 255, 0, mask.cpu().numpy())
+            for t, prob in protocol(features, T, seed):
+                if protocol.minmax_output:
+                    prob = minmax_normalise(prob)
+                full = resample_to_image(prob, s, proc, (H, W))  # (1, L, H, W)
+                preds[t] = full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+            out['pred_masks'] = preds
+        elif 'first_keypoints' in sample:
+            points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
+            heat = gaussian_heatmaps_torch(points.to(self.device), (H, W), self.keypoint_sigma)
+            seed = self._seed(heat, proc, padded, grid)
+            preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
+            preds[0] = points.numpy()
+            for t, prob in protocol(features, T, seed):
+                xy = soft_argmax_topk_torch(prob[0], self.keypoint_topk)  # (J, 2) grid coords
+                preds[t] = grid_to_image_coords(xy, s, proc, (H, W)).cpu().numpy()
+            out['pred_keypoints'] = preds
+        else:
+            raise ValueError(f'video {out["video"]}: the data sample needs "first_mask" or '
+                             '"first_keypoints"')
+        out['propagation'] = self.describe()
+        return out
+
+    def _seed(self, maps: Tensor, proc, padded, grid) -> Tensor:
+        """Original-size maps (1, L, H, W) -> seed on the feature grid (1, L, h, w)."""
+        if maps.shape[-2:] != proc:
+            maps = F.interpolate(maps, size=proc, mode='bilinear', align_corners=False,
+                                 antialias=proc[0] < maps.shape[-2])
+        if padded != proc:
+            maps = F.pad(maps, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
+        if self.protocol.seed == 'area':
+            return area_seed(maps, self.stride, grid)
+        return strided_seed(maps, self.stride, grid)
+
+    def describe(self) -> dict:
+        """The propagation settings, to be reported beside every number."""
+        info = dict(self.protocol.describe())
+        info.update(stride=self.stride, input_size=self.input_size,
+                    size_divisor=self.size_divisor)
+        return info

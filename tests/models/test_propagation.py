@@ -1,0 +1,167 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from corrflow.models.layers.propagation import (area_seed, grid_to_image_coords,
+                                                minmax_normalise, resample_to_image,
+                                                strided_seed)
+from corrflow.registry import MODELS
+
+
+class RandomLocalEncoder(nn.Module):
+    """Fixed random 5x5 conv at stride 4 (centred on pixel 4i), unit-normalised x 20."""
+
+    stride = 4
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.conv = nn.Conv2d(3, 32, 5, 4, 2)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g))
+            self.conv.bias.zero_()
+
+    def forward(self, x):
+        return F.normalize(self.conv(x - 0.5), dim=1) * 20
+
+
+def texture(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    img = rng.random((h // 4 + 1, w // 4 + 1, 3)).astype(np.float32)
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC)
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def shifted_video(h, w, shift, frames, seed=0, phase=0):
+    base = texture(h, w, seed)
+    video = np.stack([np.roll(base, (t * shift, t * shift), axis=(0, 1)) for t in range(frames)])
+    mask = np.zeros((h, w), np.uint8)
+    p = phase
+    mask[h // 4 + p:h // 2 + p, w // 4 + p:w // 2 + p] = 1
+    mask[h // 2 + 4 + p:3 * h // 4 + p, w // 2 + p:3 * w // 4 + p] = 2
+    masks = np.stack([np.roll(mask, (t * shift, t * shift), axis=(0, 1)) for t in range(frames)])
+    return torch.from_numpy(video).permute(0, 3, 1, 2).contiguous(), masks
+
+
+def propagator(protocol, **kwargs):
+    return MODELS.build(dict(type='LabelPropagator', backbone=RandomLocalEncoder(),
+                             propagation=protocol, **kwargs)).eval()
+
+
+def iou(a, b):
+    return (np.logical_and(a, b).sum() + 1e-9) / (np.logical_or(a, b).sum() + 1e-9)
+
+
+def test_resample_alignment_is_exact():
+    s, H, W = 4, 37, 50
+    h, w = -(-H // s), -(-W // s)
+    ramp = (torch.arange(w, dtype=torch.float64) * s).view(1, 1, 1, w).expand(1, 1, h, w)
+    out = resample_to_image(ramp.contiguous(), s, (H, W), (H, W))
+    # inside the outer cell centres the read-out equals the pixel's own column
+    torch.testing.assert_close(out[0, 0, 0, :s * (w - 1) + 1],
+                               torch.arange(s * (w - 1) + 1, dtype=torch.float64))
+    # with a 2x downscale before the encoder, pixel x maps to (x + 0.5) / 2 - 0.5
+    out = resample_to_image(ramp.contiguous(), s, (H, W), (2 * H, 2 * W))
+    xs = (torch.arange(2 * W, dtype=torch.float64) + 0.5) / 2 - 0.5
+    inside = (xs >= 0) & (xs <= s * (w - 1))
+    torch.testing.assert_close(out[0, 0, 0][inside], xs[inside])
+    xy = grid_to_image_coords(torch.tensor([[3.0, 2.0]]), s, (H, W), (2 * H, 2 * W))
+    torch.testing.assert_close(xy, torch.tensor([[2 * 12 + 0.5, 2 * 8 + 0.5]]))
+
+
+def test_seeds_and_minmax():
+    maps = torch.zeros(1, 2, 8, 8)
+    maps[:, 1, :, 4:] = 1
+    maps[:, 0, :, :4] = 1
+    assert strided_seed(maps, 4, (2, 2))[0, 1].tolist() == [[0, 1], [0, 1]]
+    soft = area_seed(maps, 4, (2, 2))[0, 1]
+    assert soft[0, 0] == 0 and 0 < soft[0, 1] < 1  # the cell at x=4 straddles the edge
+    x = torch.tensor([[[[1.0, 3.0], [2.0, 5.0]], [[2.0, 2.0], [2.0, 2.0]]]])
+    y = minmax_normalise(x)
+    torch.testing.assert_close(y[0, 0], torch.tensor([[0.0, 0.5], [0.25, 1.0]]))
+    torch.testing.assert_close(y[0, 1], x[0, 1])  # constant channel untouched
+
+
+@pytest.mark.parametrize('width', [854, 910, 1152])
+def test_output_has_exactly_the_original_size(width):
+    model = MODELS.build(dict(type='LabelPropagator',
+                              backbone=dict(type='PixelColourEncoder', stride=4))).eval()
+    video = torch.randint(0, 255, (2, 3, 480, width), dtype=torch.uint8)
+    mask = torch.zeros(480, width, dtype=torch.uint8)
+    mask[100:300, 200:600] = 1
+    out = model.predict([video], [dict(video='v', first_mask=mask)])[0]
+    assert out['pred_masks'].shape == (2, 480, width)
+    assert out['pred_masks'].dtype == np.uint8
+    np.testing.assert_array_equal(out['pred_masks'][0], mask.numpy())
+
+
+@pytest.mark.parametrize('protocol', [
+    dict(type='CorrFlowPropagation', radius=4),
+    dict(type='TopKMemoryPropagation', radius=4, num_context=3, topk=5, temperature=0.07),
+])
+def test_masks_follow_motion_without_shift(protocol):
+    # Content moves 4 px right and down per frame; the propagated masks must move
+    # with it. Edges are quantised to the 4-px grid (up to +-1.5 px depending on
+    # where an edge falls between cell centres), so the offset of the masks is
+    # averaged over the 4 edge phases: it must vanish (no misalignment).
+    offsets = []
+    for phase in range(4):
+        video, masks = shifted_video(96, 128, 4, 5, phase=phase)
+        out = propagator(protocol).predict([video], [dict(video='v', first_mask=masks[0])])[0]
+        pred = out['pred_masks']
+        for t in range(1, 5):
+            for k in (1, 2):
+                assert iou(pred[t] == k, masks[t] == k) > 0.75, (phase, t, k)
+                ys, xs = np.nonzero(pred[t] == k)
+                gy, gx = np.nonzero(masks[t] == k)
+                offsets.append((ys.mean() - gy.mean(), xs.mean() - gx.mean()))
+    mean_offset = np.abs(np.mean(offsets, axis=0))
+    assert (mean_offset < 0.35).all(), mean_offset
+
+
+def test_resized_processing_reads_out_at_original_size():
+    video, masks = shifted_video(96, 128, 4, 4)
+    model = propagator(dict(type='TopKMemoryPropagation', radius=6, topk=5), input_size=(256, 192))
+    pred = model.predict([video], [dict(video='v', first_mask=masks[0])])[0]['pred_masks']
+    assert pred.shape == (4, 96, 128)
+    assert iou(pred[3] == 1, masks[3] == 1) > 0.8
+
+
+def test_keypoints_follow_motion():
+    video, _ = shifted_video(96, 128, 4, 5)
+    points = torch.tensor([[40.0, 30.0], [80.0, 60.0], [20.0, 70.0]])
+    model = propagator(dict(type='TopKMemoryPropagation', radius=4, topk=10))
+    out = model.predict([video], [dict(video='v', first_keypoints=points)])[0]
+    kp = out['pred_keypoints']
+    assert kp.shape == (5, 3, 2)
+    for t in range(5):
+        err = np.abs(kp[t] - (points.numpy() + 4 * t)).max()
+        assert err < 2.5, (t, err)
+
+
+def test_bad_samples_are_reported():
+    model = propagator(dict(type='CorrFlowPropagation'))
+    video = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ValueError, match='first mask is'):
+        model.predict([video], [dict(video='v', first_mask=torch.zeros(16, 16))])
+    with pytest.raises(ValueError, match='first_mask'):
+        model.predict([video], [dict(video='v')])
+    with pytest.raises(ValueError, match=r'\(T, 3, H, W\)'):
+        model.predict([video[:, :1]], [dict(video='v', first_mask=torch.zeros(32, 32))])
+
+
+def test_recursive_flow_predict_shares_the_encoder():
+    model = MODELS.build(dict(
+        type='RecursiveFlow', backbone=dict(type='CorrFlowResNet'),
+        neck=dict(type='EmbeddingProjection'), head=dict(type='RestrictedAttentionHead'),
+        propagation=dict(propagation=dict(type='CorrFlowPropagation', radius=3)))).eval()
+    video = torch.randint(0, 255, (3, 3, 40, 48), dtype=torch.uint8)
+    mask = torch.zeros(40, 48, dtype=torch.uint8)
+    mask[10:20, 10:30] = 1
+    out = model.val_step(dict(inputs=[video], data_samples=[dict(video='v', first_mask=mask)]))
+    assert out[0]['pred_masks'].shape == (3, 40, 48)
+    tracker = model.as_propagator()
+    assert tracker.backbone is model.backbone and tracker.neck is model.neck

@@ -1,0 +1,97 @@
+"""Evaluate by label propagation: ``python tools/test.py CONFIG TASK CHECKPOINT [options]``.
+
+TASK is davis, jhmdb or vip (it must match the config). CHECKPOINT is a corrflow
+checkpoint (training checkpoints and model-zoo weights both work), or ``none``
+to evaluate the encoder as initialised (e.g. a random-initialisation baseline
+or a parameter-free pixel encoder). Outputs go to WORK_DIR/TASK/.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank
+from mmengine.runner import Runner
+
+from corrflow.utils import allow_mmengine_checkpoints, load_model_weights
+from corrflow.utils.launch import (ConfigError, check_cfg_options, setup_test_distributed,
+                                   teardown_distributed, user_error_message)
+
+TASKS = ('davis', 'jhmdb', 'vip')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Evaluate corrflow features by label propagation')
+    parser.add_argument('config', help='test config file')
+    parser.add_argument('task', choices=TASKS, help='benchmark')
+    parser.add_argument('checkpoint', help='checkpoint file, or "none" for initial weights')
+    parser.add_argument('--data-root', help='the dataset in its official layout')
+    parser.add_argument('--work-dir', help='output folder (default: eval/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.propagation.radius=8')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args) -> Config:
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    if cfg.get('task') != args.task:
+        raise ConfigError(f'config {args.config} evaluates task "{cfg.get("task")}", not '
+                          f'"{args.task}"')
+    check_cfg_options(cfg, args.cfg_options)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        if not osp.isdir(args.data_root):
+            raise FileNotFoundError(f'--data-root {args.data_root} is not a directory')
+        cfg.test_dataloader.dataset.data_root = args.data_root
+    cfg.work_dir = args.work_dir or osp.join(
+        'eval', osp.splitext(osp.basename(args.config))[0])
+    cfg.test_evaluator.out_dir = osp.join(cfg.work_dir, args.task)
+    cfg.launcher = 'none'  # sharding only needs the process group, not DDP
+    cfg.load_from = None
+    return cfg
+
+
+def main() -> int:
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    ok = False
+    try:
+        cfg = build_config(args)
+        setup_test_distributed(args.launcher)
+        runner = Runner.from_cfg(cfg)
+        if args.checkpoint.lower() != 'none':
+            info = load_model_weights(runner.model, args.checkpoint)
+            if info['unused']:
+                runner.logger.info(f'checkpoint entries not used by the propagator: '
+                                   f'{len(info["unused"])} (e.g. {info["unused"][0]})')
+        metrics = runner.test()
+        if get_rank() == 0:
+            out_dir = cfg.test_evaluator.out_dir
+            os.makedirs(out_dir, exist_ok=True)
+            cfg.dump(osp.join(out_dir, 'test_config.py'))
+            print(json.dumps(metrics, indent=2))
+            print(f'results in {out_dir}')
+        ok = True
+    except Exception as err:  # one clear line for bad input, full traceback otherwise
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    finally:
+        runner = None
+        teardown_distributed(barrier=ok)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
