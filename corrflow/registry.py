@@ -48,6 +48,7 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['corrflow.evalu
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['corrflow.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['corrflow.engine'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['corrflow.models'])
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['corrflow.datasets'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['corrflow.engine'])
 
@@ -67,4 +68,3 @@ EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR)
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
 INFERENCERS = Registry('inferencer', parent=MMENGINE_INFERENCERS)
-FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS)

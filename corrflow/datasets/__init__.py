@@ -1,5 +1,19 @@
 from .base_clip_dataset import BaseClipDataset, clip_starts
-from .transforms import LoadClipFrames, PackClipInputs, QuantiseColour, ResizeClip
+from .collate import sample_list_collate
+from .davis import DAVISVideos
+from .jhmdb import JHMDBVideos
+from .kinetics import KineticsClips
+from .oxuva import OxUvAClips
+from .synthetic import SyntheticVideos, render_synthetic_video
+from .transforms import (LoadClipFrames, LoadFirstFrameMask, LoadJHMDBKeypoints,
+                         LoadSyntheticClip, LoadVideoFrames, PackClipInputs, PackVideoInputs,
+                         QuantiseColour, ResizeClip)
+from .video_folder import VideoFolder
+from .vip import VIPVideos
+from .ytvos import YouTubeVOSClips
 
 __all__ = ['BaseClipDataset', 'clip_starts', 'LoadClipFrames', 'PackClipInputs',
-           'QuantiseColour', 'ResizeClip']
+           'QuantiseColour', 'ResizeClip', 'KineticsClips', 'OxUvAClips', 'YouTubeVOSClips',
+           'VideoFolder', 'SyntheticVideos', 'render_synthetic_video', 'LoadSyntheticClip',
+           'DAVISVideos', 'JHMDBVideos', 'VIPVideos', 'LoadVideoFrames', 'LoadFirstFrameMask',
+           'LoadJHMDBKeypoints', 'PackVideoInputs', 'sample_list_collate']

@@ -4,6 +4,7 @@ from __future__ import annotations
 from abc import ABCMeta, abstractmethod
 from typing import Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
@@ -70,7 +71,8 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
             stride = self.video_stride(video)
             starts = clip_starts(num, self.clip_length, stride)
             if not starts:
-                skipped.append(f"{video['video']} ({num} frames)")
+                span = (self.clip_length - 1) * stride + 1
+                skipped.append(f"{video['video']} ({num} frames, a clip needs {span})")
                 continue
             for start in starts:
                 idx = [start + i * stride for i in range(self.clip_length)]
@@ -78,20 +80,26 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
                 if frame_paths is not None:
                     clip['frame_paths'] = [frame_paths[i] for i in idx]
                 else:
-                    clip['video_path'] = video['video_path']
+                    clip['video_path'] = video.get('video_path')
                 clips.append(clip)
         self.num_skipped_videos = len(skipped)
         logger = MMLogger.get_current_instance()
-        span = (self.clip_length - 1) * self.frame_stride + 1
         if skipped:
             logger.warning(
                 f'{type(self).__name__}: skipped {len(skipped)} of {len(videos)} videos shorter '
-                f'than one clip ({span} frames at stride {self.frame_stride}): '
+                f'than one clip of {self.clip_length} frames: '
                 + ', '.join(skipped[:10]) + (' ...' if len(skipped) > 10 else ''))
         if videos and not clips:
             raise DataError(f'{type(self).__name__}: none of the {len(videos)} videos is long '
-                            f'enough for one clip of {self.clip_length} frames at stride '
-                            f'{self.frame_stride}')
+                            f'enough for one clip of {self.clip_length} frames (e.g. '
+                            f'{skipped[0]})')
         logger.info(f'{type(self).__name__}: {len(clips)} clips from '
                     f'{len(videos) - len(skipped)} videos')
         return clips
+
+    def _serialize_data(self) -> tuple[np.ndarray, np.ndarray]:
+        # mmengine concatenates the serialised samples, which fails for an empty list
+        # (e.g. an optional VideoFolder without data_root).
+        if not self.data_list:
+            return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
+        return super()._serialize_data()

@@ -1,15 +1,21 @@
-"""Reading frames from image files and video files, with clear errors."""
+"""Reading frames from image files and video files, with clear errors.
+
+Videos are decoded with OpenCV; files that OpenCV cannot open or decode (its
+bundled FFmpeg lacks some codecs and containers) are decoded with PyAV instead.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import av
 import cv2
 import numpy as np
 
 __all__ = ['VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'VideoInfo', 'read_image', 'probe_video',
-           'read_video_frames', 'DataError']
+           'count_video_frames', 'read_video_frames', 'natural_sort_key', 'DataError']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -17,6 +23,12 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 class DataError(RuntimeError):
     """A data file or list entry is missing, unreadable or malformed."""
+
+
+def natural_sort_key(name: str) -> tuple:
+    """Sort key that orders digit runs by value (``'f2' < 'f10'``), for frame file names."""
+    return tuple((0, int(part), '') if part.isdigit() else (1, 0, part)
+                 for part in re.split(r'(\d+)', name) if part)
 
 
 @dataclass(frozen=True)
@@ -45,61 +57,119 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Frame count, fps and size of a video file (decoded with OpenCV).
+_UNOPENABLE = ('could not be opened or decoded by OpenCV or PyAV (unsupported codec or corrupt '
+               'file); convert it to mp4/H.264 or extract its frames')
+# Errors PyAV raises on unreadable input (its FFmpegError subclasses derive from these too).
+_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError)
+# Videos OpenCV decoded no frame of but PyAV did (e.g. AV1 without a software decoder in
+# OpenCV's FFmpeg): later reads in this process go straight to PyAV.
+_PYAV_ONLY: set[str] = set()
 
-    The frame count comes from the container; callers that need exact counts
-    should rely on :func:`read_video_frames`, which reports missing frames.
 
-    Raises:
-        DataError: the file is missing or cannot be opened.
-    """
-    path = str(path)
-    if not Path(path).is_file():
-        raise DataError(f'video {path} does not exist')
+def _probe_opencv(path: str) -> VideoInfo | None:
+    """Container properties read by OpenCV, or None if it cannot decode a frame."""
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():
-            raise DataError(f'video {path} could not be opened (unsupported codec or corrupt '
-                            'file); convert it to mp4/H.264 or extract its frames')
+            return None
         num = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
-        h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        if num <= 0 or h <= 0 or w <= 0:
-            ok, frame = cap.read()
-            if not ok:
-                raise DataError(f'video {path} has no decodable frame')
+        ok, frame = cap.read()
+        if not ok:
+            return None
+        h, w = frame.shape[:2]
+        if num <= 0:
             num = 1
             while cap.grab():
                 num += 1
-            h, w = frame.shape[:2]
     finally:
         cap.release()
     return VideoInfo(num_frames=num, fps=fps, height=h, width=w)
 
 
-def read_video_frames(path: str | Path, indices: Sequence[int]) -> list[np.ndarray]:
-    """Decode the given frame indices of a video as (H, W, 3) uint8 RGB arrays.
+def _probe_pyav(path: str) -> VideoInfo | None:
+    """Container properties read by PyAV, or None if it cannot decode a frame."""
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 0.0
+            num = int(stream.frames or 0)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            if first is None:
+                return None
+            h, w = first.height, first.width
+            if num <= 0:
+                num = 1 + sum(1 for _ in frames)
+    except _AV_ERRORS:
+        return None
+    return VideoInfo(num_frames=num, fps=fps, height=h, width=w)
 
-    Frames are read sequentially from the first requested index (seeking once),
-    which is exact for every codec OpenCV can decode.
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Frame count, fps and size of a video file (OpenCV, else PyAV).
+
+    The first frame is decoded to make sure the file is usable. The frame count
+    comes from the container and can exceed the number of decodable frames by a
+    few; use :func:`count_video_frames` where the exact count matters.
+    ``fps`` is 0.0 when the container does not state it.
 
     Raises:
-        DataError: the file cannot be opened or a requested frame is missing.
+        DataError: the file is missing or neither OpenCV nor PyAV can decode it.
     """
     path = str(path)
-    if not indices:
-        return []
     if not Path(path).is_file():
         raise DataError(f'video {path} does not exist')
-    wanted = sorted(set(int(i) for i in indices))
+    info = _probe_opencv(path) or _probe_pyav(path)
+    if info is None:
+        raise DataError(f'video {path} {_UNOPENABLE}')
+    return info
+
+
+def count_video_frames(path: str | Path) -> int:
+    """Exact number of decodable frames of a video, by decoding all of it.
+
+    Costs a full decode (about 1 ms per 480p frame); OpenCV is tried first,
+    PyAV if OpenCV decodes no frame.
+
+    Raises:
+        DataError: the file is missing or has no decodable frame.
+    """
+    path = str(path)
+    if not Path(path).is_file():
+        raise DataError(f'video {path} does not exist')
+    num = 0
+    cap = cv2.VideoCapture(path)
+    try:
+        if cap.isOpened():
+            while cap.grab():
+                num += 1
+    finally:
+        cap.release()
+    if num == 0:
+        try:
+            with av.open(path) as container:
+                if container.streams.video:
+                    stream = container.streams.video[0]
+                    stream.thread_type = 'AUTO'
+                    num = sum(1 for _ in container.decode(stream))
+        except _AV_ERRORS:
+            num = 0
+    if num == 0:
+        raise DataError(f'video {path} {_UNOPENABLE}')
+    return num
+
+
+def _read_frames_opencv(path: str, wanted: list[int]) -> dict[int, np.ndarray] | None:
+    """Sorted frame indices decoded by OpenCV (seeking once); None if it cannot open."""
     cap = cv2.VideoCapture(path)
     frames: dict[int, np.ndarray] = {}
     try:
         if not cap.isOpened():
-            raise DataError(f'video {path} could not be opened (unsupported codec or corrupt '
-                            'file); convert it to mp4/H.264 or extract its frames')
+            return None
         pos = 0
         if wanted[0] > 0:
             cap.set(cv2.CAP_PROP_POS_FRAMES, wanted[0])
@@ -120,6 +190,57 @@ def read_video_frames(path: str | Path, indices: Sequence[int]) -> list[np.ndarr
             pos += 1
     finally:
         cap.release()
+    return frames
+
+
+def _read_frames_pyav(path: str, wanted: list[int]) -> dict[int, np.ndarray] | None:
+    """Sorted frame indices decoded by PyAV from the start; None if it cannot open."""
+    frames: dict[int, np.ndarray] = {}
+    todo = set(wanted)
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            stream.thread_type = 'AUTO'
+            for pos, frame in enumerate(container.decode(stream)):
+                if pos in todo:
+                    frames[pos] = frame.to_ndarray(format='rgb24')
+                if pos >= wanted[-1]:
+                    break
+    except _AV_ERRORS:
+        if not frames:
+            return None
+    return frames
+
+
+def read_video_frames(path: str | Path, indices: Sequence[int]) -> list[np.ndarray]:
+    """Decode the given frame indices of a video as (H, W, 3) uint8 RGB arrays.
+
+    OpenCV reads frames sequentially from the first requested index (seeking
+    once), which is exact for every codec it can decode. If OpenCV cannot open
+    the file or misses a requested frame, PyAV decodes the video from its start
+    up to the last requested frame (exact, slower for late frames of long
+    videos).
+
+    Raises:
+        DataError: the file cannot be opened or a requested frame is missing.
+    """
+    path = str(path)
+    if not indices:
+        return []
+    if not Path(path).is_file():
+        raise DataError(f'video {path} does not exist')
+    wanted = sorted(set(int(i) for i in indices))
+    frames = None if path in _PYAV_ONLY else _read_frames_opencv(path, wanted)
+    if frames is None or len(frames) < len(wanted):
+        fallback = _read_frames_pyav(path, wanted)
+        if fallback is not None and (frames is None or len(fallback) > len(frames)):
+            if not frames and fallback:
+                _PYAV_ONLY.add(path)
+            frames = fallback
+    if frames is None:
+        raise DataError(f'video {path} {_UNOPENABLE}')
     missing = [i for i in wanted if i not in frames]
     if missing:
         raise DataError(f'video {path}: frame {missing[0]} could not be decoded (the video '

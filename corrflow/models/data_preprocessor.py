@@ -9,6 +9,15 @@ from mmengine.model import BaseDataPreprocessor
 from corrflow.registry import MODELS
 
 
+def split_samples(samples: Any) -> list[dict] | None:
+    """The per-sample dicts of a batch, or a clear error for another collation."""
+    if samples is None or isinstance(samples, (list, tuple)):
+        return None if samples is None else list(samples)
+    raise TypeError(f'data_samples must be a list of per-sample dicts, got '
+                    f'{type(samples).__name__}; use collate_fn=dict(type="corrflow.sample_list_collate") '
+                    'in the dataloader config')
+
+
 @MODELS.register_module()
 class ClipDataPreprocessor(BaseDataPreprocessor):
     """Stack uint8 clips into a float batch in [0, 1] on the model's device.
@@ -30,7 +39,7 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
                                  'resize them in the dataset pipeline')
             inputs = torch.stack(list(inputs))
         inputs = self.cast_data(inputs).float().div_(255.0)  # (B, T, 3, H, W)
-        samples = data.get('data_samples')
+        samples = split_samples(data.get('data_samples'))
         if samples is not None:
             samples = [self.cast_data(s) for s in samples]
         return dict(inputs=inputs, data_samples=samples)
@@ -50,4 +59,4 @@ class VideoDataPreprocessor(BaseDataPreprocessor):
         inputs = data['inputs']
         if isinstance(inputs, torch.Tensor):
             inputs = list(inputs)
-        return dict(inputs=list(inputs), data_samples=data.get('data_samples'))
+        return dict(inputs=list(inputs), data_samples=split_samples(data.get('data_samples')))

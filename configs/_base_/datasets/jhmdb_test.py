@@ -8,6 +8,7 @@ test_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=1,
+    collate_fn=dict(type='corrflow.sample_list_collate'),
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

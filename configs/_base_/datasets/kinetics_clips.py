@@ -4,6 +4,7 @@ _base_ = ['./clip_pipeline.py']
 data_root = 'data/kinetics'
 train_dataloader = dict(
     batch_size=6,
+    collate_fn=dict(type='corrflow.sample_list_collate'),
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

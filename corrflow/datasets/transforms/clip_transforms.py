@@ -124,6 +124,7 @@ class PackClipInputs(BaseTransform):
         frames = np.stack(results['frames'])  # (T, H, W, 3)
         inputs = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
         sample = {k: results[k] for k in self.meta_keys if k in results}
-        if 'colour_labels' in results:
-            sample['colour_labels'] = torch.from_numpy(results['colour_labels'])
+        for key in ('colour_labels', 'gt_masks'):  # per-frame label maps (T, H, W)
+            if key in results:
+                sample[key] = torch.from_numpy(np.ascontiguousarray(np.stack(results[key])))
         return dict(inputs=inputs, data_samples=sample)

@@ -109,7 +109,7 @@ class PackVideoInputs(BaseTransform):
 
     def __init__(self, meta_keys: Sequence[str] = (
             'video', 'frame_names', 'ori_shape', 'first_mask', 'num_labels', 'first_keypoints',
-            'gt_keypoints', 'ann_paths', 'sample_idx')) -> None:
+            'gt_keypoints', 'ann_paths', 'frame_paths', 'sample_idx')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -1,0 +1,196 @@
+"""Training clips from any folder of video files and/or frame folders."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+import numpy as np
+from mmengine.logging import MMLogger
+
+from corrflow.datasets.base_clip_dataset import BaseClipDataset
+from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, DataError,
+                                        count_video_frames, natural_sort_key, probe_video)
+from corrflow.registry import DATASETS
+
+__all__ = ['VideoFolder']
+
+
+@DATASETS.register_module()
+class VideoFolder(BaseClipDataset):
+    """Clips from a user's folder of videos (one's own data, no list needed).
+
+    The folder ``<data_root>/<data_prefix['img']>`` is scanned recursively for
+    video files (:data:`~corrflow.datasets.video_io.VIDEO_EXTENSIONS`) and
+    frame folders (a directory directly holding at least one image file of
+    :data:`~corrflow.datasets.video_io.IMAGE_EXTENSIONS`; its frames are its
+    images sorted naturally by name, so ``2.jpg`` precedes ``10.jpg``). Hidden
+    files and folders are ignored. With ``ann_file``, only the listed entries
+    (one path per line, relative to the folder: a video file, or a folder that
+    is scanned the same way) are used, in list order.
+
+    Video files are probed with OpenCV (PyAV when OpenCV cannot decode them);
+    undecodable ones are skipped with a warning that counts and names them
+    (``num_undecodable_videos``). Clips are sampled at about ``target_fps``:
+    the stride of a video is ``max(1, round(fps / target_fps))``, where frame
+    folders and videos without a stated frame rate count as ``frames_fps``.
+
+    ``data_root=None`` (and no absolute ``data_prefix``) gives an empty dataset,
+    so that a config can carry an optional user folder that ``tools/train.py
+    --data-root`` fills in.
+
+    Args:
+        data_root (str | None): root folder; ``None`` for an empty dataset.
+        data_prefix (dict | None): ``dict(img=sub-folder)`` relative to
+            ``data_root``; default ``dict(img='')`` (the root itself).
+        ann_file (str): optional list of entries to use instead of scanning.
+        target_fps (float | None): sampling rate of the clip frames; ``None``
+            uses ``frame_stride`` for every video.
+        frames_fps (float): frame rate assumed for frame folders and for videos
+            whose container states none.
+        exact_frame_count (bool): count the frames of each video by decoding it
+            (about 1 ms per 480p frame when the dataset is built) instead of
+            trusting the container's count, which can exceed the decodable
+            frames by a few and make the last clip of a video fail to load.
+        clip_length (int): frames per clip.
+        frame_stride (int): clip frame distance when ``target_fps`` is None.
+        **kwargs: other :class:`BaseClipDataset` arguments (``pipeline``, ...).
+
+    Raises:
+        DataError: the folder or a listed entry does not exist, or holds no
+            usable video or frame folder.
+    """
+
+    def __init__(self, data_root: str | None = None, data_prefix: dict | None = None,
+                 ann_file: str = '', target_fps: float | None = 6.0, frames_fps: float = 30.0,
+                 exact_frame_count: bool = True, clip_length: int = 3, frame_stride: int = 4,
+                 **kwargs) -> None:
+        if target_fps is not None and target_fps <= 0:
+            raise ValueError(f'target_fps must be positive or None, got {target_fps}')
+        if frames_fps <= 0:
+            raise ValueError(f'frames_fps must be positive, got {frames_fps}')
+        self.target_fps = target_fps
+        self.frames_fps = frames_fps
+        self.exact_frame_count = exact_frame_count
+        self.num_undecodable_videos = 0
+        self.undecodable_videos: list[str] = []
+        super().__init__(data_root=data_root, data_prefix=data_prefix or dict(img=''),
+                         ann_file=ann_file, clip_length=clip_length, frame_stride=frame_stride,
+                         **kwargs)
+
+    def video_stride(self, video: dict) -> int:
+        """``round(fps / target_fps)``, at least 1 (``frame_stride`` without target_fps)."""
+        if self.target_fps is None:
+            return self.frame_stride
+        fps = video.get('fps') or self.frames_fps
+        return max(1, round(fps / self.target_fps))
+
+    def load_videos(self) -> list[dict]:
+        """Scan the folder (or read the list) and probe every video file."""
+        logger = MMLogger.get_current_instance()
+        root = self.data_prefix.get('img', '')
+        if not root:
+            logger.info(f'{type(self).__name__}: no data_root given, the dataset is empty')
+            return []
+        if not osp.isdir(root):
+            raise DataError(f'{type(self).__name__}: data folder {root} does not exist')
+        undecodable: list[str] = []
+        if self.ann_file:
+            videos = self._load_list(root, undecodable)
+        else:
+            videos = self._scan(root, root, undecodable)
+        self.undecodable_videos = undecodable
+        self.num_undecodable_videos = len(undecodable)
+        if undecodable:
+            logger.warning(
+                f'{type(self).__name__}: skipped {len(undecodable)} video files that neither '
+                'OpenCV nor PyAV can decode (convert them to mp4/H.264 or extract their '
+                'frames): ' + ', '.join(undecodable[:10]) + (' ...' if len(undecodable) > 10
+                                                            else ''))
+        if not videos:
+            where = f'the entries of {self.ann_file}' if self.ann_file else root
+            raise DataError(self._nothing_usable(where, len(undecodable)))
+        return videos
+
+    @staticmethod
+    def _nothing_usable(where: str, num_undecodable: int) -> str:
+        extra = f' ({num_undecodable} undecodable video files skipped)' if num_undecodable else ''
+        return (f'{where} holds no usable video file ({", ".join(VIDEO_EXTENSIONS)}) and no '
+                f'folder of frames ({", ".join(IMAGE_EXTENSIONS)}){extra}')
+
+    def _load_list(self, root: str, undecodable: list[str]) -> list[dict]:
+        """Entries of ``ann_file``, each a video file or a folder to scan."""
+        if not osp.isfile(self.ann_file):
+            raise DataError(f'list file {self.ann_file} does not exist')
+        entries = []
+        with open(self.ann_file, encoding='utf-8') as f:
+            for line_no, line in enumerate(f, start=1):
+                entry = line.strip()
+                if entry and not entry.startswith('#'):
+                    entries.append((line_no, entry, osp.join(root, entry)))
+        missing = [f'line {n}: {path}' for n, _, path in entries if not osp.exists(path)]
+        if missing:
+            raise DataError(f'{self.ann_file}: {len(missing)} listed entries do not exist: '
+                            + '; '.join(missing[:10]) + (' ...' if len(missing) > 10 else ''))
+        videos = []
+        for line_no, entry, path in entries:
+            if osp.isdir(path):
+                skipped_before = len(undecodable)
+                found = self._scan(path, root, undecodable)
+                if not found:
+                    raise DataError(f'{self.ann_file} line {line_no}: ' + self._nothing_usable(
+                        path, len(undecodable) - skipped_before))
+                videos.extend(found)
+            elif path.lower().endswith(VIDEO_EXTENSIONS):
+                video = self._probe(path, root)
+                if video is None:
+                    undecodable.append(entry)
+                else:
+                    videos.append(video)
+            else:
+                raise DataError(f'{self.ann_file} line {line_no}: {path} is neither a video '
+                                f'file ({", ".join(VIDEO_EXTENSIONS)}) nor a folder')
+        return videos
+
+    def _scan(self, directory: str, root: str, undecodable: list[str]) -> list[dict]:
+        """Videos and frame folders under ``directory`` (recursive, sorted by name)."""
+        videos = []
+        visited = set()
+        for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+            real = osp.realpath(dirpath)
+            if real in visited:  # a symbolic link loop
+                dirnames[:] = []
+                continue
+            visited.add(real)
+            dirnames[:] = sorted((d for d in dirnames if not d.startswith('.')),
+                                 key=natural_sort_key)
+            files = sorted((f for f in filenames if not f.startswith('.')), key=natural_sort_key)
+            images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+            if images:
+                videos.append(dict(video=self._name(dirpath, root),
+                                   frame_paths=[osp.join(dirpath, f) for f in images]))
+            for name in files:
+                if name.lower().endswith(VIDEO_EXTENSIONS):
+                    path = osp.join(dirpath, name)
+                    video = self._probe(path, root)
+                    if video is None:
+                        undecodable.append(self._name(path, root))
+                    else:
+                        videos.append(video)
+        return sorted(videos, key=lambda v: natural_sort_key(v['video']))
+
+    @staticmethod
+    def _name(path: str, root: str) -> str:
+        rel = osp.relpath(path, root)
+        if rel == '.':
+            rel = osp.basename(osp.normpath(osp.abspath(root)))
+        return rel.replace(os.sep, '/')
+
+    def _probe(self, path: str, root: str) -> dict | None:
+        """Video entry of a file, or None when it cannot be decoded."""
+        try:
+            info = probe_video(path)
+            num = count_video_frames(path) if self.exact_frame_count else info.num_frames
+        except DataError:
+            return None
+        fps = info.fps if np.isfinite(info.fps) and info.fps > 0 else None
+        return dict(video=self._name(path, root), video_path=path, num_frames=num, fps=fps)
