@@ -1,0 +1,3 @@
+from .metrics import DAVISMetric, JHMDBMetric, VIPMetric
+
+__all__ = ['DAVISMetric', 'JHMDBMetric', 'VIPMetric']

@@ -1,0 +1,424 @@
+"""Reading, scoring and writing DAVIS-2017 folders (semi-supervised task).
+
+Layout read here, as in the official ``davis2017-evaluation`` tool::
+
+    DAVIS_ROOT/Annotations/480p/<seq>/<frame>.png   GT, indexed PNGs (0 background,
+                                                    1..N objects, 255 void)
+    DAVIS_ROOT/ImageSets/2017/val.txt               default sequence list
+    RESULTS_DIR/<seq>/<frame>.png                   predictions, indexed PNGs of the
+                                                    GT's size, ids 0..N, never 255
+
+The per-frame maths live in :mod:`corrflow.evaluation.functional.davis`; this
+module adds the I/O, the process pool over sequences and the official CSVs.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import os.path as osp
+import struct
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from corrflow.evaluation.functional.davis import (VOID_LABEL, db_statistics, evaluate_frame,
+                                                  num_objects)
+
+__all__ = [
+    'DAVIS_GLOBAL_COLUMNS', 'DAVIS_PER_SEQUENCE_COLUMNS', 'DavisResultError', 'GLOBAL_CSV',
+    'PER_SEQUENCE_CSV', 'evaluate_davis', 'read_davis_gt', 'read_davis_results',
+    'read_davis_sequences', 'read_png_ids', 'summarise_davis', 'voc_palette', 'write_davis_csvs',
+    'write_indexed_png',
+]
+
+#: Columns of ``global_results-val.csv``, in the official order.
+DAVIS_GLOBAL_COLUMNS = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall',
+                        'F-Decay')
+#: Columns of ``per-sequence_results-val.csv``, in the official order.
+DAVIS_PER_SEQUENCE_COLUMNS = ('Sequence', 'J-Mean', 'F-Mean')
+GLOBAL_CSV = 'global_results-val.csv'
+PER_SEQUENCE_CSV = 'per-sequence_results-val.csv'
+
+_ANNOTATIONS = osp.join('Annotations', '480p')
+_SEQUENCE_LIST = osp.join('ImageSets', '2017', 'val.txt')
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+class DavisResultError(ValueError):
+    """A result folder that cannot be scored; the message names the file."""
+
+
+def voc_palette(num_colors: int = 256) -> np.ndarray:
+    """The PASCAL VOC colour map, which DAVIS uses for its indexed PNGs.
+
+    Colour i spreads the bits of i over the channels: bit 3j+c of i sets bit
+    7-j of channel c (R, G, B), so 1 is dark red, 2 dark green, 3 olive...
+
+    Args:
+        num_colors (int): number of palette entries.
+
+    Returns:
+        np.ndarray: (num_colors, 3) uint8 RGB.
+    """
+    ids = np.arange(num_colors)
+    palette = np.zeros((num_colors, 3), dtype=np.int64)
+    for level in range(8):
+        for channel in range(3):
+            bit = (ids >> (3 * level + channel)) & 1
+            palette[:, channel] |= bit << (7 - level)
+    return palette.astype(np.uint8)
+
+
+def write_indexed_png(path: str, mask: np.ndarray, palette: np.ndarray | None = None) -> None:
+    """Write an id map as an 8-bit palette PNG (DAVIS format).
+
+    Args:
+        path (str): output file; its folder is created if needed.
+        mask (np.ndarray): (H, W) uint8 ids.
+        palette (np.ndarray, optional): (K, 3) uint8 RGB colours; the VOC /
+            DAVIS palette by default.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ValueError(f'expected an (H, W) uint8 id map, got {mask.shape} {mask.dtype}')
+    if palette is None:
+        palette = voc_palette()
+    image = Image.fromarray(mask)  # mode L
+    image.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())  # L -> P
+    folder = osp.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    image.save(path)
+
+
+def read_davis_sequences(davis_root: str) -> list[str]:
+    """Sequence names of ``ImageSets/2017/val.txt`` under ``davis_root``.
+
+    Raises:
+        FileNotFoundError: if the list is missing.
+    """
+    list_file = osp.join(davis_root, _SEQUENCE_LIST)
+    if not osp.isfile(list_file):
+        raise FileNotFoundError(f'sequence list {list_file} not found: pass the sequences '
+                                f'explicitly or use a DAVIS root that has it')
+    with open(list_file, encoding='utf-8') as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_davis_gt(davis_root: str, seq: str) -> tuple[np.ndarray, list[str]]:
+    """All GT id maps of a sequence.
+
+    Args:
+        davis_root (str): DAVIS root.
+        seq (str): sequence name.
+
+    Returns:
+        tuple[np.ndarray, list[str]]: (T, H, W) uint8 palette indices (void
+        255 kept) and the frame names without extension, in sorted order.
+    """
+    folder = osp.join(davis_root, _ANNOTATIONS, seq)
+    names = _png_names(folder)
+    if not names:
+        raise FileNotFoundError(f'no GT masks in {folder}')
+    first = _read_gt_frame(osp.join(folder, f'{names[0]}.png'))
+    gt = np.empty((len(names), *first.shape), dtype=np.uint8)
+    gt[0] = first
+    for t in range(1, len(names)):
+        gt[t] = _read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
+    return gt, names
+
+
+def read_davis_results(results_dir: str, seq: str, frame_names: Sequence[str],
+                       gt_shape: Sequence[int], num_objects: int | None = None) -> np.ndarray:
+    """Predicted id maps of a sequence, checked for the semi-supervised protocol.
+
+    Only the scored frames 1..T-2 are read: the first and last result frames
+    may be absent and are never looked at.
+
+    Args:
+        results_dir (str): folder holding ``<seq>/<frame>.png``.
+        seq (str): sequence name.
+        frame_names (Sequence[str]): the GT frame names (T of them).
+        gt_shape (Sequence[int]): the GT volume shape (T, H, W) or frame size (H, W).
+        num_objects (int, optional): the sequence's object count N; ids above
+            it are rejected when given.
+
+    Returns:
+        np.ndarray: (T, H, W) uint8; frames 0 and T-1 are left at 0.
+
+    Raises:
+        DavisResultError: a scored frame is missing, unreadable, not an 8-bit
+            indexed PNG, of the wrong size, or holds 255 or an id above N.
+    """
+    shape = tuple(int(v) for v in tuple(gt_shape)[-2:])
+    pred = np.zeros((len(frame_names), *shape), dtype=np.uint8)
+    for t in range(1, len(frame_names) - 1):
+        pred[t] = _read_result_frame(results_dir, seq, frame_names, t, shape, num_objects)
+    return pred
+
+
+def evaluate_davis(davis_root: str, results_dir: str,
+                   sequences: Sequence[str] | None = None,
+                   num_workers: int | None = None) -> tuple[dict, list[dict]]:
+    """Score a result folder with the DAVIS-2017 semi-supervised protocol.
+
+    Sequences run in a process pool, largest first; the output order follows
+    ``sequences``, and the global means are taken over objects in that order,
+    so the numbers are identical to the official tool's.
+
+    Args:
+        davis_root (str): DAVIS root with ``Annotations/480p``.
+        results_dir (str): folder holding ``<seq>/<frame>.png``.
+        sequences (Sequence[str], optional): sequences to score; by default
+            those of ``ImageSets/2017/val.txt``.
+        num_workers (int, optional): worker processes; ``os.cpu_count()`` by
+            default, 1 runs in this process.
+
+    Returns:
+        tuple[dict, list[dict]]: the global row (keys
+        :data:`DAVIS_GLOBAL_COLUMNS`) and one row per object with
+        ``Sequence`` (``<seq>_<k>``), ``J-Mean``, ``J-Recall``, ``J-Decay``,
+        ``F-Mean``, ``F-Recall``, ``F-Decay``.
+
+    Raises:
+        DavisResultError: a result folder or frame cannot be scored.
+        FileNotFoundError: the GT or the sequence list is missing.
+        ValueError: no sequences, a sequence listed twice, ``num_workers`` < 1,
+            or a GT that cannot be read as 8-bit indices.
+    """
+    if isinstance(sequences, str):
+        sequences = [sequences]
+    if num_workers is not None and num_workers < 1:
+        raise ValueError(f'num_workers must be >= 1, got {num_workers}')
+    seqs = list(read_davis_sequences(davis_root) if sequences is None else sequences)
+    if not seqs:
+        raise ValueError('no sequences to evaluate')
+    duplicates = sorted({s for s in seqs if seqs.count(s) > 1})
+    if duplicates:
+        raise ValueError(f'sequences listed more than once: {", ".join(duplicates)}')
+    sizes = {}
+    for seq in seqs:
+        gt_folder = osp.join(davis_root, _ANNOTATIONS, seq)
+        if not osp.isdir(gt_folder):
+            raise FileNotFoundError(f'GT folder {gt_folder} not found')
+        if not osp.isdir(osp.join(results_dir, seq)):
+            raise DavisResultError(f'{osp.join(results_dir, seq)}: result folder missing')
+        sizes[seq] = len(_png_names(gt_folder))
+    order = sorted(seqs, key=lambda s: -sizes[s])  # largest first balances the pool
+    workers = min(num_workers or os.cpu_count() or 1, len(seqs))  # never more than sequences
+    if workers <= 1:
+        scores = {seq: _score_sequence(davis_root, results_dir, seq) for seq in order}
+    else:
+        scores = _score_in_pool(davis_root, results_dir, order, workers)
+    return summarise_davis(seqs, scores)
+
+
+def write_davis_csvs(out_dir: str, global_row: dict, per_object_rows: Sequence[dict],
+                     decimals: int = 6) -> tuple[str, str]:
+    """Write ``global_results-val.csv`` and ``per-sequence_results-val.csv``.
+
+    Column names and order are the official ones; the official tool rounds to
+    3 decimals, this writes ``decimals``. Existing files are replaced (each
+    file is written to a temporary name, then renamed).
+
+    Args:
+        out_dir (str): output folder, created if needed.
+        global_row (dict): as returned by :func:`evaluate_davis`.
+        per_object_rows (Sequence[dict]): as returned by :func:`evaluate_davis`.
+        decimals (int): digits after the decimal point.
+
+    Returns:
+        tuple[str, str]: the paths of the global and per-sequence CSVs.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+
+    def fmt(value: float) -> str:
+        return '' if math.isnan(value) else f'{value:.{decimals}f}'
+
+    global_path = osp.join(out_dir, GLOBAL_CSV)
+    _write_csv(global_path, DAVIS_GLOBAL_COLUMNS,
+               [[fmt(global_row[c]) for c in DAVIS_GLOBAL_COLUMNS]])
+    per_seq_path = osp.join(out_dir, PER_SEQUENCE_CSV)
+    _write_csv(per_seq_path, DAVIS_PER_SEQUENCE_COLUMNS,
+               [[row['Sequence'], fmt(row['J-Mean']), fmt(row['F-Mean'])]
+                for row in per_object_rows])
+    return global_path, per_seq_path
+
+
+def _write_csv(path: str, header: Sequence[str], rows: list[list[str]]) -> None:
+    """Write a CSV atomically (temporary file, then rename)."""
+    tmp_path = f'{path}.tmp{os.getpid()}'
+    with open(tmp_path, 'w', newline='', encoding='utf-8') as f:
+        writer = csv.writer(f, lineterminator='\n')
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp_path, path)
+
+
+def _png_names(folder: str) -> list[str]:
+    """Sorted names (no extension) of the PNG files in ``folder``."""
+    if not osp.isdir(folder):
+        return []
+    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.png'))
+
+
+def read_png_ids(path: str) -> np.ndarray | None:
+    """Palette indices (or grey levels) of a PNG, None if not 8-bit single channel.
+
+    The common DAVIS case (8-bit palette or grey, not interlaced, unfiltered
+    rows) is decoded here directly, which is about twice as fast as PIL; any
+    other PNG goes through PIL. Both give the same indices.
+    """
+    with open(path, 'rb') as f:
+        data = f.read()
+    ids = _decode_plain_png(data)
+    if ids is not None:
+        return ids
+    with Image.open(io.BytesIO(data)) as image:
+        ids = np.asarray(image)
+    if ids.dtype == bool:  # 1-bit PNG
+        ids = ids.astype(np.uint8)
+    if ids.ndim != 2 or ids.dtype != np.uint8:
+        return None
+    return ids
+
+
+def _decode_plain_png(data: bytes) -> np.ndarray | None:
+    """(H, W) uint8 of an 8-bit palette / grey PNG with unfiltered rows, else None."""
+    if data[:8] != _PNG_SIGNATURE:
+        return None
+    header = None
+    idat = []
+    pos = 8
+    while pos + 8 <= len(data):
+        length, chunk_type = struct.unpack_from('>I4s', data, pos)
+        if chunk_type == b'IHDR':
+            header = struct.unpack_from('>IIBBBBB', data, pos + 8)
+        elif chunk_type == b'IDAT':
+            idat.append(data[pos + 8:pos + 8 + length])
+        elif chunk_type == b'IEND':
+            break
+        pos += 12 + length
+    if header is None:
+        return None
+    width, height, bit_depth, colour_type, compression, filter_method, interlace = header
+    if (bit_depth, compression, filter_method, interlace) != (8, 0, 0, 0) or \
+            colour_type not in (0, 3):  # grey or palette
+        return None
+    row_bytes = width + 1  # a filter-type byte, then one byte per pixel
+    try:
+        raw = zlib.decompress(b''.join(idat), bufsize=height * row_bytes)
+    except zlib.error:
+        return None  # let PIL report the broken file
+    if len(raw) != height * row_bytes:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, row_bytes)
+    if rows[:, 0].any():  # filtered rows (Sub, Up, ...): PIL undoes them
+        return None
+    return rows[:, 1:]
+
+
+def _read_gt_frame(path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """One GT id map, checked to be 8-bit single channel (of ``shape`` if given)."""
+    frame = read_png_ids(path)
+    if frame is None:
+        raise ValueError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
+    if shape is not None and frame.shape != shape:
+        raise ValueError(f'{path}: size {frame.shape} differs from the first GT frame {shape}')
+    return frame
+
+
+def _read_result_frame(results_dir: str, seq: str, frame_names: Sequence[str], t: int,
+                       shape: tuple[int, ...], n_objects: int | None) -> np.ndarray:
+    """Result id map of scored frame ``t``, checked; raises :class:`DavisResultError`."""
+    path = osp.join(results_dir, seq, f'{frame_names[t]}.png')
+    if not osp.isfile(path):
+        raise DavisResultError(f'{path}: result frame missing (frames 1..{len(frame_names) - 2} '
+                               f'of {seq} are scored and required)')
+    try:
+        frame = read_png_ids(path)
+    except OSError as err:
+        raise DavisResultError(f'{path}: cannot read the PNG ({err})') from err
+    if frame is None:
+        raise DavisResultError(f'{path}: not an 8-bit indexed (palette or grayscale) PNG')
+    if frame.shape != shape:
+        raise DavisResultError(f'{path}: size {frame.shape[1]}x{frame.shape[0]} differs '
+                               f'from the GT size {shape[1]}x{shape[0]}')
+    top = int(frame.max())
+    if top == VOID_LABEL:
+        raise DavisResultError(f'{path}: holds the void value 255, which predictions '
+                               f'must not contain')
+    if n_objects is not None and top > n_objects:
+        raise DavisResultError(f'{path}: holds id {top} but {seq} has {n_objects} '
+                               f'object(s) in GT frame 0')
+    return frame
+
+
+def _score_sequence(davis_root: str, results_dir: str,
+                    seq: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-object J and F ((N, T-2) each) of one sequence, one frame at a time."""
+    folder = osp.join(davis_root, _ANNOTATIONS, seq)
+    names = _png_names(folder)
+    if len(names) < 3:
+        raise ValueError(f'{folder}: {len(names)} GT frames, at least 3 are needed (the '
+                         f'first and last are not scored)')
+    first = _read_gt_frame(osp.join(folder, f'{names[0]}.png'))
+    n_obj = num_objects(first)
+    j_res = np.zeros((n_obj, len(names) - 2))
+    f_res = np.zeros((n_obj, len(names) - 2))
+    for t in range(1, len(names) - 1):
+        gt = _read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
+        pred = _read_result_frame(results_dir, seq, names, t, first.shape, n_obj)
+        j_res[:, t - 1], f_res[:, t - 1] = evaluate_frame(gt, pred, n_obj)
+    return j_res, f_res
+
+
+def _init_worker() -> None:
+    """One OpenCV thread per worker process: the pool is the parallelism."""
+    cv2.setNumThreads(1)
+
+
+def _score_in_pool(davis_root: str, results_dir: str, order: list[str],
+                   workers: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Score sequences in a process pool; the first failure cancels the rest."""
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        futures = {pool.submit(_score_sequence, davis_root, results_dir, seq): seq
+                   for seq in order}
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:  # the first failure in submission order
+            raise failed[0].exception()
+        return {futures[f]: f.result() for f in done}
+
+
+def summarise_davis(seqs: Sequence[str],
+                    scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[dict, list[dict]]:
+    """Per-object statistics and their means over objects (official order)."""
+    rows = []
+    for seq in seqs:
+        j_res, f_res = scores[seq]
+        for k in range(j_res.shape[0]):
+            row: dict = {'Sequence': f'{seq}_{k + 1}'}
+            for key, values in (('J', j_res[k]), ('F', f_res[k])):
+                mean, recall, decay = db_statistics(values)
+                row[f'{key}-Mean'] = mean
+                row[f'{key}-Recall'] = recall
+                row[f'{key}-Decay'] = decay
+            rows.append(row)
+
+    def mean_of(column: str) -> float:
+        if not rows:  # no object at all
+            return math.nan
+        return float(np.mean(np.array([row[column] for row in rows], dtype=np.float64)))
+
+    global_row = {column: mean_of(column) for column in DAVIS_GLOBAL_COLUMNS[1:]}
+    global_row = {'J&F-Mean': (global_row['J-Mean'] + global_row['F-Mean']) / 2., **global_row}
+    return global_row, rows

@@ -1,0 +1,102 @@
+"""DAVIS-2017 semi-supervised J&F, identical to the official evaluation."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from typing import Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, read_png_ids,
+                                          summarise_davis, write_davis_csvs, write_indexed_png)
+from corrflow.evaluation.functional.davis import evaluate_sequence
+from corrflow.registry import METRICS
+
+__all__ = ['DAVISMetric', 'read_gt_volume']
+
+
+def read_gt_volume(paths: Sequence[str | None], video: str) -> np.ndarray | None:
+    """(T, H, W) uint8 GT of a video, or None if some frame has no annotation."""
+    if any(p is None or not osp.isfile(p) for p in paths):
+        return None
+    frames = []
+    for path in paths:
+        ids = read_png_ids(path)
+        if ids is None:
+            raise ValueError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
+        if frames and ids.shape != frames[0].shape:
+            raise ValueError(f'{path}: size {ids.shape} differs from the first GT frame of '
+                             f'{video} {frames[0].shape}')
+        frames.append(ids)
+    return np.stack(frames)
+
+
+@METRICS.register_module()
+class DAVISMetric(BaseMetric):
+    """J&F of propagated masks, written as the official tool writes it.
+
+    For every video, the predicted masks are saved as indexed PNGs
+    ``out_dir/<video>/<frame>.png`` (the GT's size, ids 0..N) and scored
+    against the GT annotations named in the data sample (``ann_paths``), with
+    the official semi-supervised protocol (first and last frames excluded,
+    statistics per object, means over objects). :meth:`compute_metrics` writes
+    ``global_results-val.csv``, ``per-sequence_results-val.csv`` and
+    ``propagation.json`` (the settings that produced the numbers) to
+    ``out_dir``.
+
+    Args:
+        out_dir (str | None): where masks and CSVs go (None: nothing is written).
+        save_masks (bool): write the predicted PNGs.
+        collect_device (str): device for gathering results across ranks.
+        prefix (str | None): metric-name prefix (default ``davis``).
+    """
+
+    default_prefix = 'davis'
+
+    def __init__(self, out_dir: str | None = None, save_masks: bool = True,
+                 collect_device: str = 'cpu', prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.out_dir = out_dir
+        self.save_masks = save_masks
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        metas = data_batch['data_samples']
+        for out, meta in zip(data_samples, metas):
+            video = meta['video']
+            pred = out['pred_masks']  # (T, H, W) uint8
+            names = meta['frame_names']
+            if self.out_dir and self.save_masks:
+                for name, mask in zip(names, pred):
+                    write_indexed_png(osp.join(self.out_dir, video, f'{name}.png'), mask)
+            gt = read_gt_volume(meta['ann_paths'], video)
+            if gt is None:
+                raise ValueError(f'DAVIS video {video} lacks GT annotations for some frames, so '
+                                 'it cannot be scored')
+            if gt.shape != pred.shape:
+                raise ValueError(f'video {video}: predictions {pred.shape} and GT {gt.shape} '
+                                 'differ in shape')
+            j_res, f_res = evaluate_sequence(gt, pred)
+            self.results.append(dict(video=video, J=j_res, F=f_res,
+                                     propagation=out.get('propagation')))
+
+    def compute_metrics(self, results: list) -> dict:
+        results = sorted(results, key=lambda r: r['video'])
+        seqs = [r['video'] for r in results]
+        global_row, rows = summarise_davis(seqs, {r['video']: (r['J'], r['F']) for r in results})
+        if self.out_dir:
+            os.makedirs(self.out_dir, exist_ok=True)
+            for name in (GLOBAL_CSV, PER_SEQUENCE_CSV):  # never leave stale numbers behind
+                if osp.exists(osp.join(self.out_dir, name)):
+                    os.remove(osp.join(self.out_dir, name))
+            write_davis_csvs(self.out_dir, global_row, rows)
+            settings = next((r['propagation'] for r in results if r['propagation']), None)
+            with open(osp.join(self.out_dir, 'propagation.json'), 'w') as f:
+                json.dump(dict(propagation=settings, sequences=seqs, objects=len(rows),
+                               results=global_row), f, indent=2)
+            MMLogger.get_current_instance().info(
+                f'DAVIS: {len(seqs)} sequences, {len(rows)} objects; masks and CSVs in '
+                f'{self.out_dir}')
+        return {k: float(v) for k, v in global_row.items()}
