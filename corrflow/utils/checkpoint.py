@@ -5,6 +5,12 @@ and explicitly allow-listed classes are unpickled. mmengine checkpoints also
 hold its ``HistoryBuffer`` (log history, numpy arrays inside) and numpy scalars;
 exactly those classes are allow-listed here. Anything else in a file (for
 instance a payload that would call ``os.system``) is refused.
+
+mmengine's ``HistoryBuffer`` also pickles its table of statistics methods,
+which are references to its own functions (``getattr(HistoryBuffer, 'min')``);
+the four default ones are re-registered when a buffer is unpickled anyway, so
+:func:`allow_mmengine_checkpoints` makes buffers pickle only custom methods
+(none in corrflow). ``getattr`` itself is never allow-listed.
 """
 from __future__ import annotations
 
@@ -37,9 +43,26 @@ def _numpy_globals() -> list:
 SAFE_CHECKPOINT_GLOBALS: tuple = (HistoryBuffer, *_numpy_globals())
 
 
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_state(buffer: HistoryBuffer) -> dict:
+    """Pickled state of a HistoryBuffer without its default statistics methods."""
+    state = {k: v for k, v in buffer.__dict__.items() if k != 'statistics_methods'}
+    custom = {k: v for k, v in buffer._statistics_methods.items() if k not in _DEFAULT_STATISTICS}
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list the classes that mmengine checkpoints contain for ``weights_only`` loads."""
+    """Make mmengine checkpoints loadable with ``weights_only=True``.
+
+    Allow-lists exactly the data classes they contain and makes
+    ``HistoryBuffer`` pickle without references to its default methods.
+    """
     torch.serialization.add_safe_globals(list(SAFE_CHECKPOINT_GLOBALS))
+    HistoryBuffer.__getstate__ = _history_buffer_state
 
 
 def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'cpu') -> dict:

@@ -83,20 +83,88 @@ def _lookup(node: Any, parts: list[str]) -> tuple[bool, list[str]]:
     return True, []
 
 
-def check_cfg_options(cfg: Config, options: dict | None) -> None:
-    """Refuse ``--cfg-options`` keys that do not exist in the config.
+# Top-level keys the Runner reads besides its constructor arguments.
+_RUNNER_EXTRA_KEYS = ('sync_bn', 'find_unused_parameters', 'model_wrapper_cfg', 'compile',
+                      'auto_scale_lr', 'strategy', 'task', 'data_root')
 
-    A typo such as ``train_cfg.max_iter=10`` would otherwise add an unused key
-    silently. The error names the key and the closest existing ones.
+
+def _component_params(type_name: Any) -> tuple[set[str], bool] | None:
+    """Constructor parameters of a registered type (and whether it takes **kwargs).
+
+    Follows ``**kwargs`` into base classes. None when the type is not found.
+    """
+    import inspect
+
+    from corrflow import registry
+
+    if not isinstance(type_name, str):
+        cls = type_name
+    else:
+        cls = None
+        for name in ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'TASK_UTILS',
+                     'LOOPS', 'DATA_SAMPLERS', 'PARAM_SCHEDULERS', 'OPTIMIZERS',
+                     'OPTIM_WRAPPERS', 'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS',
+                     'FUNCTIONS', 'EVALUATOR'):
+            try:
+                cls = getattr(registry, name).get(type_name)
+            except (KeyError, AttributeError):
+                cls = None
+            if cls is not None:
+                break
+    if cls is None:
+        return None
+    params: set[str] = set()
+    targets = cls.__mro__ if inspect.isclass(cls) else (cls,)
+    for target in targets:
+        init = target.__init__ if inspect.isclass(target) else target
+        try:
+            sig = inspect.signature(init)
+        except (TypeError, ValueError):
+            return params, True
+        params.update(n for n, p in sig.parameters.items()
+                      if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n != 'self')
+        if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+            return params, False
+        if target is object:
+            break
+    return params, True
+
+
+def check_cfg_options(cfg: Config, options: dict | None) -> None:
+    """Refuse ``--cfg-options`` keys that neither exist nor are accepted.
+
+    A key that is not in the config is accepted only when its parent is a
+    component (a dict with ``type``) whose constructor takes that argument, or
+    when it is a top-level key the Runner reads. A typo such as
+    ``train_cfg.max_iter=10`` would otherwise be added and silently ignored.
     """
     if not options:
         return
+    from mmengine.runner import Runner
+
     for key in options:
         parts = key.split('.')
         ok, siblings = _lookup(cfg._cfg_dict, parts)
         if ok:
             continue
-        close = difflib.get_close_matches(parts[-1], siblings, n=3)
+        parent_ok, _ = _lookup(cfg._cfg_dict, parts[:-1])
+        leaf = parts[-1]
+        candidates = list(siblings)
+        if len(parts) == 1:
+            runner_keys = _component_params(Runner)[0] | set(_RUNNER_EXTRA_KEYS)
+            if leaf in runner_keys:
+                continue
+            candidates += sorted(runner_keys)
+        elif parent_ok:
+            node = cfg._cfg_dict
+            for part in parts[:-1]:
+                node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+            if isinstance(node, dict) and 'type' in node:
+                found = _component_params(node['type'])
+                if found is None or found[1] and not found[0] or leaf in found[0]:
+                    continue  # unknown type, or an accepted argument
+                candidates += sorted(found[0])
+        close = difflib.get_close_matches(leaf, sorted(set(candidates)), n=3)
         hint = f'; did you mean {", ".join(".".join(parts[:-1] + [c]) for c in close)}?' \
             if close else ''
         raise ConfigError(f'--cfg-options: key "{key}" does not exist in the config{hint}')

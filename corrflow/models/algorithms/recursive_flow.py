@@ -210,6 +210,7 @@ class RecursiveFlow(BaseModel):
 
     def val_step(self, data: dict) -> list[dict]:
         """Validation on whole videos: no clip batching, frames stay on the CPU."""
+        data = self.as_propagator().data_preprocessor(data, False)
         return self.predict(data['inputs'], data['data_samples'])
 
     def test_step(self, data: dict) -> list[dict]:
