@@ -44,7 +44,8 @@ __all__ = [
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['corrflow.models'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['corrflow.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['corrflow.datasets'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['corrflow.evaluation'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS,
+                   locations=['corrflow.evaluation.metrics'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['corrflow.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['corrflow.engine'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['corrflow.models'])

@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -7,7 +7,7 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from corrflow.utils import allow_mmengine_checkpoints
+from corrflow.utils import allow_mmengine_checkpoints, load_checkpoint_file
 from corrflow.utils.launch import (ConfigError, check_cfg_options, set_dataset_root,
                                    setup_cpu_distributed, teardown_distributed,
                                    user_error_message)
@@ -50,6 +50,7 @@ def build_config(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
+        load_checkpoint_file(args.resume)  # refuses unsafe or unreadable files up front
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 

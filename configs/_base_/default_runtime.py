@@ -25,6 +25,8 @@ custom_hooks = [
     dict(type='ScheduledSamplingHook'),
     # input frames, colour targets and reconstructions in TensorBoard
     dict(type='ReconstructionVisualizationHook', interval=1000),
+    # a progress bar over the videos of evaluations
+    dict(type='VideoProgressHook'),
 ]
 
 randomness = dict(seed=0, deterministic=False)

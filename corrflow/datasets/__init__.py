@@ -7,7 +7,7 @@ from .oxuva import OxUvAClips
 from .synthetic import SyntheticVideos, render_synthetic_video
 from .transforms import (LoadClipFrames, LoadFirstFrameMask, LoadJHMDBKeypoints,
                          LoadSyntheticClip, LoadVideoFrames, PackClipInputs, PackVideoInputs,
-                         QuantiseColour, ResizeClip)
+                         QuantiseColour, RandomCropClip, RescaleClip, ResizeClip)
 from .video_folder import VideoFolder
 from .vip import VIPVideos
 from .ytvos import YouTubeVOSClips
@@ -16,4 +16,5 @@ __all__ = ['BaseClipDataset', 'clip_starts', 'LoadClipFrames', 'PackClipInputs',
            'QuantiseColour', 'ResizeClip', 'KineticsClips', 'OxUvAClips', 'YouTubeVOSClips',
            'VideoFolder', 'SyntheticVideos', 'render_synthetic_video', 'LoadSyntheticClip',
            'DAVISVideos', 'JHMDBVideos', 'VIPVideos', 'LoadVideoFrames', 'LoadFirstFrameMask',
-           'LoadJHMDBKeypoints', 'PackVideoInputs', 'sample_list_collate']
+           'LoadJHMDBKeypoints', 'PackVideoInputs', 'sample_list_collate', 'RescaleClip',
+           'RandomCropClip']

@@ -19,6 +19,12 @@ class ResumableInfiniteSampler(InfiniteSampler):
     samples an uninterrupted run would have seen.
     """
 
+    def __init__(self, dataset, shuffle: bool = True, seed: int | None = None) -> None:
+        if len(dataset) == 0:
+            raise ValueError(f'the training dataset ({type(dataset).__name__}) has no samples; '
+                             'check its data_root (tools/train.py --data-root DIR) and lists')
+        super().__init__(dataset, shuffle=shuffle, seed=seed)
+
     def skip(self, num_samples: int) -> None:
         """Restart the stream of this rank's indices at position ``num_samples``."""
         self.indices = itertools.islice(self._indices_of_rank(), num_samples, None)

@@ -1,3 +1,6 @@
-from .metrics import DAVISMetric, JHMDBMetric, VIPMetric
+"""Metrics of label propagation.
 
-__all__ = ['DAVISMetric', 'JHMDBMetric', 'VIPMetric']
+``corrflow.evaluation.functional`` (numpy maths) and ``davis_io`` (DAVIS folders)
+import without torch or mmengine, so that evaluation worker processes start
+fast; the metric classes live in ``corrflow.evaluation.metrics``.
+"""

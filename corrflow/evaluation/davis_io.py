@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import multiprocessing
 import os
 import os.path as osp
 import struct
@@ -384,10 +385,22 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _pool_context():
+    """Workers forked from a fresh server process that has only this module loaded.
+
+    Forking the caller directly can deadlock when it already runs OpenCV or
+    OpenMP thread pools (e.g. inside a training process or a test session).
+    """
+    ctx = multiprocessing.get_context('forkserver')
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def _score_in_pool(davis_root: str, results_dir: str, order: list[str],
                    workers: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Score sequences in a process pool; the first failure cancels the rest."""
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             mp_context=_pool_context()) as pool:
         futures = {pool.submit(_score_sequence, davis_root, results_dir, seq): seq
                    for seq in order}
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)

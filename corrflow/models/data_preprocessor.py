@@ -14,8 +14,8 @@ def split_samples(samples: Any) -> list[dict] | None:
     if samples is None or isinstance(samples, (list, tuple)):
         return None if samples is None else list(samples)
     raise TypeError(f'data_samples must be a list of per-sample dicts, got '
-                    f'{type(samples).__name__}; use collate_fn=dict(type="corrflow.sample_list_collate") '
-                    'in the dataloader config')
+                    f'{type(samples).__name__}; use '
+                    'collate_fn=dict(type="corrflow.sample_list_collate") in the dataloader config')
 
 
 @MODELS.register_module()

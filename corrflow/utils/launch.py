@@ -203,7 +203,12 @@ def user_error_message(err: BaseException) -> str | None:
 
     user_types = (DataError, CheckpointError, ConfigError, FileNotFoundError, NotADirectoryError,
                   ConfigParsingError)
+    import pickle
+
     text = str(err)
+    if isinstance(err, pickle.UnpicklingError):
+        return ('a checkpoint was refused: it contains objects that are not plain tensors or '
+                'allow-listed classes; only load checkpoints from sources you trust')
     if isinstance(err, KeyError) and 'registry' in text:
         text = text.strip('"\'').split('. Please check')[0]
     elif isinstance(err, TypeError) and 'unexpected keyword argument' in text:

@@ -165,3 +165,27 @@ def test_recursive_flow_predict_shares_the_encoder():
     assert out[0]['pred_masks'].shape == (3, 40, 48)
     tracker = model.as_propagator()
     assert tracker.backbone is model.backbone and tracker.neck is model.neck
+
+
+@pytest.mark.parametrize('stride,input_size', [(4, (320, 320)), (8, (320, 320)), (4, None)])
+def test_gt_heatmaps_read_out_give_pck_one(shared_data, stride, input_size):
+    """Seeding with GT heatmaps and reading them straight back gives every joint back."""
+    from corrflow.datasets.transforms.video_transforms import read_jhmdb_joints
+    from corrflow.evaluation.functional.keypoints import pck
+    from corrflow.models.layers.propagation import gaussian_heatmaps_torch
+
+    mat = next((shared_data / 'jhmdb-sample' / 'joint_positions').rglob('joint_positions.mat'))
+    gt = read_jhmdb_joints(mat)  # (40, 15, 2), 0-based
+    model = MODELS.build(dict(
+        type='LabelPropagator', backbone=dict(type='PixelColourEncoder', stride=stride),
+        propagation=dict(type='TopKMemoryPropagation'), input_size=input_size))
+    preds = []
+    for points in gt:
+        heat = gaussian_heatmaps_torch(torch.from_numpy(points), (240, 320), sigma=4.0)
+        seed = model.seed_maps(heat, (240, 320))
+        preds.append(model.decode_keypoints(seed, model.processing_size((240, 320)),
+                                            (240, 320)).numpy())
+    preds = np.stack(preds)
+    result = pck(preds, gt, alphas=(0.1, 0.2))
+    assert result['PCK@0.1'] == 1.0 and result['PCK@0.2'] == 1.0
+    assert np.abs(preds - gt).max() < 3.0  # within a fraction of a cell

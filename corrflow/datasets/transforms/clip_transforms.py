@@ -12,8 +12,8 @@ from corrflow.datasets.video_io import read_image, read_video_frames
 from corrflow.models.layers.colour import load_centroids
 from corrflow.registry import TRANSFORMS
 
-__all__ = ['LoadClipFrames', 'ResizeClip', 'QuantiseColour', 'PackClipInputs',
-           'quantise_frames']
+__all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'QuantiseColour',
+           'PackClipInputs', 'quantise_frames']
 
 
 @TRANSFORMS.register_module()
@@ -60,6 +60,64 @@ class ResizeClip(BaseTransform):
             else cv2.resize(f, self.size, interpolation=self.interpolation)
             for f in results['frames']]
         results['img_shape'] = (self.size[1], self.size[0])
+        return results
+
+
+@TRANSFORMS.register_module()
+class RescaleClip(BaseTransform):
+    """Resize every frame so that its short side is ``short_side``, keeping the aspect ratio.
+
+    Args:
+        short_side (int): target length of the shorter side.
+        interpolation (str): ``'bilinear'``, ``'area'`` or ``'bicubic'``.
+    """
+
+    def __init__(self, short_side: int = 256, interpolation: str = 'bilinear') -> None:
+        if short_side < 1:
+            raise ValueError(f'short_side must be positive, got {short_side}')
+        if interpolation not in ResizeClip._INTERP:
+            raise ValueError(f'interpolation must be one of {sorted(ResizeClip._INTERP)}, '
+                             f'got {interpolation!r}')
+        self.short_side = short_side
+        self.interpolation = ResizeClip._INTERP[interpolation]
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['frames'][0].shape[:2]
+        scale = self.short_side / min(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        results['frames'] = [f if (f.shape[1], f.shape[0]) == size
+                             else cv2.resize(f, size, interpolation=self.interpolation)
+                             for f in results['frames']]
+        results['img_shape'] = (size[1], size[0])
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomCropClip(BaseTransform):
+    """Crop the same random (width, height) window out of every frame of a clip.
+
+    Frames smaller than the window are an error (rescale them first).
+
+    Args:
+        size (Sequence[int]): (width, height) of the crop.
+    """
+
+    def __init__(self, size: Sequence[int] = (128, 128)) -> None:
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f'size must be (width, height), got {size}')
+        self.size = (int(size[0]), int(size[1]))
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['frames'][0].shape[:2]
+        cw, ch = self.size
+        if w < cw or h < ch:
+            raise ValueError(f'frames of {results.get("video", "a video")} are {w}x{h}, smaller '
+                             f'than the {cw}x{ch} crop; rescale them first')
+        x = int(np.random.randint(0, w - cw + 1))
+        y = int(np.random.randint(0, h - ch + 1))
+        results['frames'] = [f[y:y + ch, x:x + cw] for f in results['frames']]
+        results['crop_box'] = (x, y, x + cw, y + ch)
+        results['img_shape'] = (ch, cw)
         return results
 
 

@@ -1,4 +1,5 @@
 from .reconstruction_visualization_hook import ReconstructionVisualizationHook
 from .scheduled_sampling_hook import ScheduledSamplingHook
+from .video_progress_hook import VideoProgressHook
 
-__all__ = ['ReconstructionVisualizationHook', 'ScheduledSamplingHook']
+__all__ = ['ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'VideoProgressHook']

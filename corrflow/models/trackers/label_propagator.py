@@ -214,14 +214,29 @@ class LabelPropagator(BaseModel):
             preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
             preds[0] = points.numpy()
             for t, prob in protocol(features, T, seed):
-                xy = soft_argmax_topk_torch(prob[0], self.keypoint_topk)  # (J, 2) grid coords
-                preds[t] = grid_to_image_coords(xy, s, proc, (H, W)).cpu().numpy()
+                preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
             out['pred_keypoints'] = preds
         else:
             raise ValueError(f'video {out["video"]}: the data sample needs "first_mask" or '
                              '"first_keypoints"')
         out['propagation'] = self.describe()
         return out
+
+    def decode_keypoints(self, maps: Tensor, proc: tuple[int, int],
+                         size: tuple[int, int]) -> Tensor:
+        """(1, J, h, w) heatmaps on the feature grid -> (J, 2) pixel (x, y) of the original frame.
+
+        Soft-argmax over the ``keypoint_topk`` highest cells of each map.
+        """
+        xy = soft_argmax_topk_torch(maps[0], self.keypoint_topk)  # (J, 2) grid coordinates
+        return grid_to_image_coords(xy, self.stride, proc, size)
+
+    def seed_maps(self, maps: Tensor, size: tuple[int, int]) -> Tensor:
+        """Original-size (1, L, H, W) label maps -> the seed on the feature grid (1, L, h, w)."""
+        proc = self.processing_size(size)
+        padded = padded_size(proc, self.size_divisor)
+        grid = (padded[0] // self.stride, padded[1] // self.stride)
+        return self._seed(maps, proc, padded, grid)
 
     def _seed(self, maps: Tensor, proc, padded, grid) -> Tensor:
         """Original-size maps (1, L, H, W) -> seed on the feature grid (1, L, h, w)."""
