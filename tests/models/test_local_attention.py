@@ -101,3 +101,18 @@ def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match='one value map per key'):
         restricted_attention(torch.randn(1, 2, 4, 4), [torch.randn(1, 2, 4, 4)] * 2,
                              [torch.randn(1, 1, 4, 4)], 1)
+
+
+@pytest.mark.parametrize('size', [1, 4, 9])
+def test_maps_smaller_than_window_train_through_upsampling(size):
+    """Feature maps smaller than the window (inputs <= 32 px) still back-propagate."""
+    from corrflow.models.algorithms.recursive_flow import colour_cross_entropy
+    query = torch.randn(2, 8, size, size, requires_grad=True)
+    key = torch.randn(2, 8, size, size, requires_grad=True)
+    value = torch.softmax(torch.randn(2, 16, size, size), 1)
+    out = restricted_attention(query, key, value, 6)
+    assert out.is_contiguous()
+    loss = colour_cross_entropy(out, torch.randint(0, 16, (2, 4 * size, 4 * size)))
+    loss.backward()
+    assert torch.isfinite(query.grad).all() and torch.isfinite(key.grad).all()
+    assert query.grad.abs().sum() > 0 or size == 1

@@ -94,13 +94,10 @@ def restricted_attention(query: Tensor, key: Tensor | list[Tensor], value: Tenso
         Tensor: (B, L, H, W) attention-weighted values.
     """
     keys, values = _as_lists(query, key, value)
-
-    def reduce(aff: Tensor, val: Tensor) -> Tensor:
-        # aff: (n, Q, T*P), val: (n, T*P, L)
-        return torch.bmm(torch.softmax(aff, dim=-1), val)  # (n, Q, L)
-
+    # Standard layout out: the tiles are assembled channels-last, and some
+    # consumers (e.g. the bilinear-upsampling backward) require contiguous grads.
     return _tiled_attention(query, keys, values, radius, temperature, tile_size,
-                            max_chunk_elements, reduce)
+                            max_chunk_elements, None).contiguous()
 
 
 def topk_restricted_attention(query: Tensor, key: Tensor | list[Tensor],
@@ -142,7 +139,7 @@ def topk_restricted_attention(query: Tensor, key: Tensor | list[Tensor],
         return (weights.unsqueeze(-1) * gathered).sum(2)  # (n, Q, L)
 
     return _tiled_attention(query, keys, values, radius, temperature, tile_size,
-                            max_chunk_elements, reduce)
+                            max_chunk_elements, reduce).contiguous()
 
 
 def tiles_per_chunk(num_keys_per_query: int, tile_size: int, max_chunk_elements: int) -> int:
@@ -216,22 +213,101 @@ def _allowed(rows: range, nx: int, H: int, W: int, tile: int, radius: int,
     return window[None] & (key_inside[:, None, :] | ~q_inside[:, :, None])  # (n, Q, P)
 
 
-def _regions(x: Tensor, tile: int, radius: int) -> Tensor:
-    """(B, C, rows*S+2R, nx*S+2R) padded band -> (B, n, C, P) regions of its tiles."""
-    B, C = x.shape[:2]
-    side = tile + 2 * radius
-    r = x.unfold(2, side, tile).unfold(3, side, tile)  # (B, C, rows, nx, side, side)
-    r = r.permute(0, 2, 3, 1, 4, 5)  # (B, rows, nx, C, side, side)
-    return r.reshape(B, r.shape[1] * r.shape[2], C, side * side)
+@lru_cache(maxsize=16)
+def _band_geometry(H: int, W: int, tile: int, radius: int, T: int, ty0: int, ty1: int,
+                   device: torch.device) -> tuple[Tensor, Tensor]:
+    """Gather indices and additive mask of the tiles of tile rows ``[ty0, ty1)``.
+
+    The T reference maps are stored channels-last and concatenated:
+    (T * Hk * Wk, C) rows with ``Hk = ny*S + 2R``, ``Wk = nx*S + 2R``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``index`` (n * T * P,) int64 rows of every
+        tile's key regions (frame-major within a tile) and ``bias`` (n, Q, T*P)
+        float32, 0 where a query may attend and -inf elsewhere.
+    """
+    S, R = tile, radius
+    ny, nx = math.ceil(H / S), math.ceil(W / S)
+    side = S + 2 * R
+    Hk, Wk = ny * S + 2 * R, nx * S + 2 * R
+    k = torch.arange(side)
+    local = (k[:, None] * Wk + k[None, :]).reshape(-1)  # (P,) offsets inside a region
+    ty = torch.arange(ty0, ty1).repeat_interleave(nx)  # (n,)
+    tx = torch.arange(nx).repeat(ty1 - ty0)  # (n,)
+    corner = ty * S * Wk + tx * S  # (n,) top-left of each region in the padded map
+    frames = torch.arange(T) * (Hk * Wk)  # (T,)
+    index = corner[:, None, None] + frames[None, :, None] + local[None, None, :]  # (n, T, P)
+    allowed = _allowed(range(ty0, ty1), nx, H, W, S, R, torch.device('cpu'))  # (n, Q, P)
+    bias = torch.zeros(allowed.shape, dtype=torch.float32)
+    bias.masked_fill_(~allowed, float('-inf'))
+    bias = bias.repeat(1, 1, T) if T > 1 else bias  # (n, Q, T*P)
+    return index.reshape(-1).to(device), bias.to(device)
+
+
+class _TiledSoftmaxAttention(torch.autograd.Function):
+    """Softmax attention of query tiles over gathered key regions, one band of tiles.
+
+    Forward: ``out = softmax(q @ k_reg^T + bias) @ v_reg`` with ``k_reg``/``v_reg``
+    gathered from channels-last maps by ``index``. Backward: four batched GEMMs,
+    the softmax gradient, and scatter-adds of the region gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor,
+                bias: Tensor) -> Tensor:
+        # q_tiles: (B*n, Q, C); k_cl: (B, T*Hk*Wk, C); v_cl: (B, T*Hk*Wk, L)
+        # index: (n*T*P,); bias: (n, Q, T*P)
+        B = k_cl.shape[0]
+        n, Q, TP = bias.shape
+        k_reg = k_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, C)
+        v_reg = v_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, L)
+        aff = torch.bmm(q_tiles, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
+        aff.view(B, n, Q, TP).add_(bias.to(aff.dtype))
+        prob = torch.softmax(aff, dim=-1)  # (B*n, Q, T*P)
+        ctx.save_for_backward(q_tiles, k_reg, v_reg, prob, index)
+        ctx.map_shapes = (k_cl.shape, v_cl.shape)
+        return torch.bmm(prob, v_reg)  # (B*n, Q, L)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        q_tiles, k_reg, v_reg, prob, index = ctx.saved_tensors
+        k_shape, v_shape = ctx.map_shapes
+        B = k_shape[0]
+        grad_q = grad_k = grad_v = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[2]:
+            grad_v_reg = torch.bmm(prob.transpose(1, 2), grad_out)  # (B*n, T*P, L)
+            grad_v = grad_out.new_zeros(v_shape).index_add_(
+                1, index, grad_v_reg.view(B, -1, v_shape[-1]))
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            grad_aff = torch.bmm(grad_out, v_reg.transpose(1, 2))  # (B*n, Q, T*P)
+            grad_aff -= (grad_aff * prob).sum(-1, keepdim=True)
+            grad_aff *= prob  # softmax backward
+            if ctx.needs_input_grad[0]:
+                grad_q = torch.bmm(grad_aff, k_reg)  # (B*n, Q, C)
+            if ctx.needs_input_grad[1]:
+                grad_k_reg = torch.bmm(grad_aff.transpose(1, 2), q_tiles)  # (B*n, T*P, C)
+                grad_k = grad_out.new_zeros(k_shape).index_add_(
+                    1, index, grad_k_reg.view(B, -1, k_shape[-1]))
+        return grad_q, grad_k, grad_v, None, None
+
+
+def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor:
+    """T maps (B, C, H, W) -> (B, T * Hk * Wk, C): zero-padded, channels last, concatenated."""
+    padded = [F.pad(m, pad).permute(0, 2, 3, 1) for m in maps]  # T x (B, Hk, Wk, C)
+    B, Hk, Wk, C = padded[0].shape
+    return torch.cat(padded, dim=1).reshape(B, len(maps) * Hk * Wk, C)
 
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
                      temperature: float, tile: int, max_chunk_elements: int, reduce) -> Tensor:
-    """Blocked windowed attention; ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)``.
+    """Blocked windowed attention over bands of tile rows.
 
-    The map is processed in bands of tile rows; a band's key regions, masks and
-    affinities exist only while it is processed, so peak memory is bounded by
-    ``max_chunk_elements`` (plus the padded inputs and the output).
+    ``reduce=None`` is softmax attention (with a dedicated backward);
+    otherwise ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)`` is
+    applied to the masked affinities (e.g. top-k). A band's key regions, masks
+    and affinities exist only while it is processed, so peak memory is bounded
+    by ``max_chunk_elements`` (plus the padded maps and the output).
     """
     if radius < 0 or tile < 1:
         raise ValueError(f'radius must be >= 0 and tile_size >= 1, got {radius}, {tile}')
@@ -244,9 +320,9 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     pad_h, pad_w = ny * S - H, nx * S - W
     if temperature != 1.0:
         query = query / temperature
-    q_pad = F.pad(query, (0, pad_w, 0, pad_h))  # (B, C, ny*S, nx*S)
-    k_pad = [F.pad(k, (R, pad_w + R, R, pad_h + R)) for k in keys]  # (B, C, ny*S+2R, nx*S+2R)
-    v_pad = [F.pad(v, (R, pad_w + R, R, pad_h + R)) for v in values]  # (B, L, ...)
+    q_cl = F.pad(query, (0, pad_w, 0, pad_h)).permute(0, 2, 3, 1)  # (B, ny*S, nx*S, C)
+    k_cl = _channels_last_padded(keys, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, C)
+    v_cl = _channels_last_padded(values, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, L)
 
     band = max(1, tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B)) // nx)
     outputs = []
@@ -254,16 +330,17 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
         ty1 = min(ny, ty0 + band)
         nr = ty1 - ty0
         n = nr * nx
-        q_c = q_pad[:, :, ty0 * S:ty1 * S].reshape(B, C, nr, S, nx, S)
-        q_c = q_c.permute(0, 2, 4, 3, 5, 1).reshape(B * n, S * S, C)  # (B*n, Q, C)
-        rows = slice(ty0 * S, ty1 * S + 2 * R)
-        k_c = torch.cat([_regions(k[:, :, rows], S, R) for k in k_pad], dim=3)  # (B, n, C, T*P)
-        v_c = torch.cat([_regions(v[:, :, rows], S, R) for v in v_pad], dim=3)  # (B, n, L, T*P)
-        aff = torch.bmm(q_c, k_c.reshape(B * n, C, T * P))  # (B*n, Q, T*P)
-        allowed = _allowed(range(ty0, ty1), nx, H, W, S, R, query.device)  # (n, Q, P)
-        aff = aff.view(B, n, S * S, T, P).masked_fill(
-            ~allowed[None, :, :, None, :], float('-inf')).view(B * n, S * S, T * P)
-        out = reduce(aff, v_c.reshape(B * n, L, T * P).transpose(1, 2))  # (B*n, Q, L)
+        q_t = q_cl[:, ty0 * S:ty1 * S].reshape(B, nr, S, nx, S, C)
+        q_t = q_t.permute(0, 1, 3, 2, 4, 5).reshape(B * n, S * S, C)  # (B*n, Q, C)
+        index, bias = _band_geometry(H, W, S, R, T, ty0, ty1, query.device)
+        if reduce is None:
+            out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias)  # (B*n, Q, L)
+        else:
+            k_reg = k_cl[:, index].view(B * n, T * P, C)  # (B*n, T*P, C)
+            v_reg = v_cl[:, index].view(B * n, T * P, L)  # (B*n, T*P, L)
+            aff = torch.bmm(q_t, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
+            aff = (aff.view(B, n, S * S, T * P) + bias.to(aff.dtype)).view(B * n, S * S, T * P)
+            out = reduce(aff, v_reg)  # (B*n, Q, L)
         outputs.append(out.view(B, nr, nx, S, S, L))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
