@@ -1,0 +1,245 @@
+"""Propagate labels through one's own video, from Python.
+
+Example::
+
+    from corrflow.apis import init_model, propagate
+
+    model = init_model(checkpoint='checkpoints/corrflow_r18_davis16.pth')
+    result = propagate(model, 'my_video.mp4', 'first_frame_mask.png')
+    result['masks']  # (T, H, W) uint8 label ids, frame 0 = the given mask
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from PIL import Image
+
+from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, DataError,
+                                        count_video_frames, natural_sort_key, probe_video,
+                                        read_image, read_video_frames)
+from corrflow.utils.checkpoint import load_model_weights
+
+__all__ = ['init_model', 'propagate', 'read_video', 'read_first_labels', 'DEFAULT_CONFIG',
+           'MAX_MASK_COLOURS']
+
+#: The propagation config used when none is given (protocol A, CorrFlow encoder).
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'test' / 'corrflow_davis.py'
+#: A colour PNG with more distinct colours than this is not a label mask.
+MAX_MASK_COLOURS = 64
+
+
+def init_model(config: str | Path | Config | None = None, checkpoint: str | Path | None = None,
+               device: str | torch.device = 'cpu', cfg_options: dict | None = None):
+    """Build a label propagator from a test config and load its weights.
+
+    Args:
+        config: a test config (file or :class:`Config`); default
+            ``configs/test/corrflow_davis.py`` (the paper's propagation).
+        checkpoint: corrflow checkpoint (training checkpoint or model-zoo
+            weights); ``None`` keeps the initial weights.
+        device: where the model runs.
+        cfg_options: overrides merged into the config (e.g.
+            ``{'model.input_size': 480}``).
+
+    Returns:
+        LabelPropagator: in eval mode, with ``cfg`` attached.
+    """
+    from corrflow.registry import MODELS
+
+    if config is None:
+        config = DEFAULT_CONFIG
+    if not isinstance(config, Config):
+        if not Path(config).is_file():
+            raise FileNotFoundError(f'config {config} does not exist')
+        config = Config.fromfile(str(config))
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    init_default_scope(config.get('default_scope', 'corrflow'))
+    model_cfg = config.model
+    if model_cfg.get('type') != 'LabelPropagator':
+        raise ValueError(f'config model is a {model_cfg.get("type")}; use a test config whose '
+                         'model is a LabelPropagator (configs/test/*.py)')
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None and str(checkpoint).lower() != 'none':
+        load_model_weights(model, checkpoint)
+    model.cfg = config
+    return model.to(device).eval()
+
+
+def read_video(source: str | Path | np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Frames of a video file, a folder of frames, or arrays.
+
+    Returns:
+        tuple[np.ndarray, float]: (T, H, W, 3) uint8 RGB frames and the frame
+        rate (from the container; 0.0 when unknown).
+    """
+    if isinstance(source, np.ndarray):
+        frames = source
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f'frames must be (T, H, W, 3) RGB, got {frames.shape}')
+        return frames.astype(np.uint8, copy=False), 0.0
+    if isinstance(source, (list, tuple)):
+        return read_video(np.stack(source))
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f'video {path} does not exist')
+    if path.is_dir():
+        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
+                       key=lambda p: natural_sort_key(p.name))
+        if not files:
+            raise DataError(f'folder {path} holds no frames ({", ".join(IMAGE_EXTENSIONS)})')
+        frames = [read_image(p) for p in files]
+        if any(f.shape != frames[0].shape for f in frames):
+            odd = next(p for p, f in zip(files, frames) if f.shape != frames[0].shape)
+            raise DataError(f'frame {odd} has another size than {files[0]}')
+        return np.stack(frames), 0.0
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise DataError(f'{path} is neither a video file ({", ".join(VIDEO_EXTENSIONS)}) nor a '
+                        'folder of frames')
+    info = probe_video(path)
+    num = count_video_frames(path)
+    if num < 1:
+        raise DataError(f'video {path} has no decodable frame')
+    return np.stack(read_video_frames(path, list(range(num)))), info.fps
+
+
+def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | None = None,
+                      threshold: int | None = None) -> dict:
+    """First-frame labels from an indexed/colour PNG, a keypoint JSON, or an array.
+
+    PNG masks: palette or grayscale images are read as label ids (a 0/255
+    binary mask becomes 0/1; with ``threshold`` a grayscale mask becomes
+    ``value >= threshold``); RGB(A) images are mapped to ids, black being
+    background and the other colours numbered from 1 in order of first
+    appearance (row-major). Keypoint JSON: a list of ``[x, y]`` (pixels) or
+    ``{"keypoints": [[x, y], ...], "names": [...]}``.
+
+    Args:
+        source: the file, an (H, W) id array, or a (J, 2) keypoint array.
+        size: (H, W) of the frames, checked against a mask.
+        threshold: binarise a grayscale mask at this value.
+
+    Returns:
+        dict: ``mask`` (H, W) uint8 and ``colours`` ({id: (r, g, b)} for colour
+        PNGs), or ``keypoints`` (J, 2) float32 and ``names``.
+    """
+    if isinstance(source, np.ndarray):
+        if source.ndim == 2 and source.shape[1] == 2 and source.dtype.kind == 'f':
+            return dict(keypoints=source.astype(np.float32), names=None)
+        return dict(mask=_check_mask(source.astype(np.uint8), size, 'the given array'),
+                    colours=None)
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f'first-frame labels {path} do not exist')
+    if path.suffix.lower() == '.json':
+        return _read_keypoints(path)
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            if mode in ('P', 'L', '1', 'I', 'I;16'):
+                ids = np.asarray(img)
+            else:
+                rgb = np.asarray(img.convert('RGB'))
+    except (OSError, SyntaxError) as err:
+        raise DataError(f'first-frame labels {path} could not be read as an image ({err})') \
+            from None
+    colours = None
+    if mode in ('P', 'L', '1', 'I', 'I;16'):
+        ids = ids.astype(np.int64)
+        values = np.unique(ids)
+        if threshold is not None:
+            ids = (ids >= threshold).astype(np.int64)
+        elif mode != 'P' and set(values.tolist()) <= {0, 255}:
+            ids = (ids == 255).astype(np.int64)  # a binary 0/255 mask
+        elif mode != 'P' and len(values) > MAX_MASK_COLOURS:
+            raise DataError(f'mask {path} has {len(values)} grey levels; an anti-aliased or '
+                            'photographic image is not a label map (binarise it with '
+                            '--threshold 128, or give an indexed PNG)')
+        if ids.max() > 254:
+            raise DataError(f'mask {path} has label ids up to {ids.max()}; ids must be < 255')
+        mask = ids.astype(np.uint8)
+    else:
+        flat = rgb.reshape(-1, 3)
+        uniq, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        if len(uniq) > MAX_MASK_COLOURS:
+            raise DataError(f'colour mask {path} has {len(uniq)} colours (at most '
+                            f'{MAX_MASK_COLOURS} are accepted); is it a photo or an '
+                            'anti-aliased drawing? Use flat colours or an indexed PNG')
+        order = [i for i in np.argsort(first) if uniq[i].any()]  # black is background
+        lut = np.zeros(len(uniq), dtype=np.uint8)
+        colours = {}
+        for new_id, i in enumerate(order, start=1):
+            lut[i] = new_id
+            colours[new_id] = tuple(int(c) for c in uniq[i])
+        mask = lut[inverse.reshape(-1)].reshape(rgb.shape[:2])
+    return dict(mask=_check_mask(mask, size, str(path)), colours=colours)
+
+
+def _check_mask(mask: np.ndarray, size: tuple[int, int] | None, name: str) -> np.ndarray:
+    if mask.ndim != 2:
+        raise DataError(f'{name}: a mask must be (H, W), got {mask.shape}')
+    if size is not None and mask.shape != tuple(size):
+        raise DataError(f'{name} is {mask.shape[1]}x{mask.shape[0]} but the video frames are '
+                        f'{size[1]}x{size[0]}; the mask must have the frame size')
+    if not (mask[mask != 255] > 0).any():
+        raise DataError(f'{name} labels no object (all pixels are background)')
+    return mask
+
+
+def _read_keypoints(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f'keypoint file {path} is not valid JSON ({err})') from None
+    names = None
+    if isinstance(data, dict):
+        names = data.get('names')
+        data = data.get('keypoints')
+    points = np.asarray(data, dtype=np.float32) if data is not None else np.zeros((0,))
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise DataError(f'keypoint file {path} must hold a list of [x, y] pixel positions '
+                        '(or {"keypoints": [[x, y], ...]})')
+    return dict(keypoints=points, names=names)
+
+
+@torch.no_grad()
+def propagate(model, video, first_labels, threshold: int | None = None) -> dict:
+    """Propagate first-frame labels through a video.
+
+    Args:
+        model (LabelPropagator): from :func:`init_model`.
+        video: a video file, a folder of frames, or (T, H, W, 3) RGB uint8 frames.
+        first_labels: a PNG mask / keypoint JSON path, or an array (see
+            :func:`read_first_labels`).
+        threshold: binarise a grayscale first-frame mask at this value.
+
+    Returns:
+        dict: ``frames`` (T, H, W, 3), ``fps``, and ``masks`` (T, H, W) uint8
+        with ``colours`` (id -> RGB of a colour mask, or None), or
+        ``keypoints`` (T, J, 2) with ``names``; ``propagation`` holds the
+        settings used.
+    """
+    frames, fps = read_video(video)
+    if len(frames) < 2:
+        raise DataError('the video has a single frame; nothing to propagate')
+    labels = read_first_labels(first_labels, frames.shape[1:3], threshold)
+    inputs = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+    sample = dict(video=str(video) if isinstance(video, (str, Path)) else 'frames')
+    if 'mask' in labels:
+        sample['first_mask'] = torch.from_numpy(labels['mask'])
+    else:
+        sample['first_keypoints'] = torch.from_numpy(labels['keypoints'])
+    out = model.propagate_video(inputs, sample)
+    result = dict(frames=frames, fps=fps, propagation=out['propagation'])
+    if 'pred_masks' in out:
+        result.update(masks=out['pred_masks'], colours=labels.get('colours'))
+    else:
+        result.update(keypoints=out['pred_keypoints'], names=labels.get('names'))
+    return result
+
