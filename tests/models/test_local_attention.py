@@ -116,3 +116,23 @@ def test_maps_smaller_than_window_train_through_upsampling(size):
     loss.backward()
     assert torch.isfinite(query.grad).all() and torch.isfinite(key.grad).all()
     assert query.grad.abs().sum() > 0 or size == 1
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_inference_path_with_reused_buffers_matches_dense(seed):
+    """Without autograd, chunks run in reused buffers; results are unchanged."""
+    g = torch.Generator().manual_seed(200 + seed)
+    H, W = (int(x) for x in torch.randint(1, 15, (2,), generator=g))
+    R = int(torch.randint(0, 5, (), generator=g))
+    S = int(torch.randint(1, 9, (), generator=g))
+    q, ks, vs = random_case(seed, 2, 3, 4, H, W, 1 + seed % 3)
+    with torch.no_grad():
+        # uneven chunks: the last one is smaller than the buffers
+        out = restricted_attention(q, ks, vs, R, tile_size=S, max_chunk_elements=131 + seed)
+        top = topk_restricted_attention(q, ks, vs, R, topk=3, temperature=0.07, tile_size=S,
+                                        max_chunk_elements=131 + seed)
+        ref = dense_reference(q, ks, vs, R)
+        ref_top = dense_reference(q, ks, vs, R, temperature=0.07, topk=3)
+    assert not out.requires_grad
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(top, ref_top, rtol=1e-9, atol=1e-10)

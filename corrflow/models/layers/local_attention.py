@@ -77,7 +77,7 @@ def local_affinity(query: Tensor, key: Tensor, radius: int) -> Tensor:
 
 def restricted_attention(query: Tensor, key: Tensor | list[Tensor], value: Tensor | list[Tensor],
                          radius: int, temperature: float = 1.0, tile_size: int = 8,
-                         max_chunk_elements: int = 1 << 26) -> Tensor:
+                         max_chunk_elements: int = 1 << 24) -> Tensor:
     """Softmax attention over the window of one or more reference frames.
 
     Args:
@@ -103,7 +103,7 @@ def restricted_attention(query: Tensor, key: Tensor | list[Tensor], value: Tenso
 def topk_restricted_attention(query: Tensor, key: Tensor | list[Tensor],
                               value: Tensor | list[Tensor], radius: int, topk: int,
                               temperature: float = 1.0, tile_size: int = 8,
-                              max_chunk_elements: int = 1 << 26) -> Tensor:
+                              max_chunk_elements: int = 1 << 24) -> Tensor:
     """Top-k softmax attention over the windows of T reference frames.
 
     For every query, the ``topk`` largest affinities among all valid keys of all
@@ -187,21 +187,22 @@ def _window_mask_cpu(tile: int, radius: int) -> Tensor:
     return (dy >= 0) & (dy <= 2 * R) & (dx >= 0) & (dx <= 2 * R)
 
 
-def _allowed(rows: range, nx: int, H: int, W: int, tile: int, radius: int,
-             device: torch.device) -> Tensor:
+def _allowed(ty: Tensor, tx: Tensor, H: int, W: int, tile: int, radius: int) -> Tensor:
     """Which key of each tile's region each query may attend to.
 
     Keys outside the H x W map are excluded; queries in the padding beyond the
     map keep their whole window so that their (discarded) softmax stays finite.
 
+    Args:
+        ty, tx (Tensor): (n,) tile row and column of each tile.
+
     Returns:
-        Tensor: (n, Q, P) bool for the tiles of the given tile rows, row-major.
+        Tensor: (n, Q, P) bool.
     """
     S, R = tile, radius
     side = S + 2 * R
+    device = ty.device
     window = _window_mask_cpu(S, R).to(device)  # (Q, P)
-    ty = torch.tensor(list(rows), device=device).repeat_interleave(nx)  # (n,)
-    tx = torch.arange(nx, device=device).repeat(len(rows))  # (n,)
     k = torch.arange(side, device=device)
     key_y = ty[:, None] * S - R + k  # (n, side)
     key_x = tx[:, None] * S - R + k
@@ -213,39 +214,47 @@ def _allowed(rows: range, nx: int, H: int, W: int, tile: int, radius: int,
     return window[None] & (key_inside[:, None, :] | ~q_inside[:, :, None])  # (n, Q, P)
 
 
-@lru_cache(maxsize=16)
-def _band_geometry(H: int, W: int, tile: int, radius: int, T: int, ty0: int, ty1: int,
-                   device: torch.device) -> tuple[Tensor, Tensor]:
-    """Gather indices and additive mask of the tiles of tile rows ``[ty0, ty1)``.
+def _chunk_geometry(H: int, W: int, tile: int, radius: int, T: int, t0: int, t1: int,
+                    device: torch.device) -> tuple[Tensor, Tensor]:
+    """Gather indices and additive mask of tiles ``[t0, t1)`` (row-major order).
 
     The T reference maps are stored channels-last and concatenated:
-    (T * Hk * Wk, C) rows with ``Hk = ny*S + 2R``, ``Wk = nx*S + 2R``.
+    (T * Hk * Wk, C) rows with ``Hk = ny*S + 2R``, ``Wk = nx*S + 2R``. Both
+    results are built per chunk (cheap next to the chunk's products) rather than
+    cached: for large windows and many reference frames a whole frame's
+    geometry would take gigabytes.
 
     Returns:
         tuple[Tensor, Tensor]: ``index`` (n * T * P,) int64 rows of every
-        tile's key regions (frame-major within a tile) and ``bias`` (n, Q, T*P)
-        float32, 0 where a query may attend and -inf elsewhere.
+        tile's key regions (frame-major within a tile) and ``bias`` (n, Q, P)
+        float32, 0 where a query may attend and -inf elsewhere; the same mask
+        applies to each of the T frames.
     """
     S, R = tile, radius
     ny, nx = math.ceil(H / S), math.ceil(W / S)
     side = S + 2 * R
     Hk, Wk = ny * S + 2 * R, nx * S + 2 * R
-    k = torch.arange(side)
+    k = torch.arange(side, device=device)
     local = (k[:, None] * Wk + k[None, :]).reshape(-1)  # (P,) offsets inside a region
-    ty = torch.arange(ty0, ty1).repeat_interleave(nx)  # (n,)
-    tx = torch.arange(nx).repeat(ty1 - ty0)  # (n,)
+    flat = torch.arange(t0, t1, device=device)
+    ty, tx = flat // nx, flat % nx  # (n,)
     corner = ty * S * Wk + tx * S  # (n,) top-left of each region in the padded map
-    frames = torch.arange(T) * (Hk * Wk)  # (T,)
+    frames = torch.arange(T, device=device) * (Hk * Wk)  # (T,)
     index = corner[:, None, None] + frames[None, :, None] + local[None, None, :]  # (n, T, P)
-    allowed = _allowed(range(ty0, ty1), nx, H, W, S, R, torch.device('cpu'))  # (n, Q, P)
-    bias = torch.zeros(allowed.shape, dtype=torch.float32)
+    allowed = _allowed(ty, tx, H, W, S, R)  # (n, Q, P)
+    bias = torch.zeros(allowed.shape, dtype=torch.float32, device=device)
     bias.masked_fill_(~allowed, float('-inf'))
-    bias = bias.repeat(1, 1, T) if T > 1 else bias  # (n, Q, T*P)
-    return index.reshape(-1).to(device), bias.to(device)
+    return index.reshape(-1), bias
+
+
+def _add_bias(aff: Tensor, bias: Tensor, B: int, T: int) -> None:
+    """In place: ``aff`` (B*n, Q, T*P) += ``bias`` (n, Q, P) for every batch item and frame."""
+    n, Q, P = bias.shape
+    aff.view(B, n, Q, T, P).add_(bias.to(aff.dtype)[None, :, :, None, :])
 
 
 class _TiledSoftmaxAttention(torch.autograd.Function):
-    """Softmax attention of query tiles over gathered key regions, one band of tiles.
+    """Softmax attention of query tiles over gathered key regions, one chunk of tiles.
 
     Forward: ``out = softmax(q @ k_reg^T + bias) @ v_reg`` with ``k_reg``/``v_reg``
     gathered from channels-last maps by ``index``. Backward: four batched GEMMs,
@@ -256,13 +265,14 @@ class _TiledSoftmaxAttention(torch.autograd.Function):
     def forward(ctx, q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor,
                 bias: Tensor) -> Tensor:
         # q_tiles: (B*n, Q, C); k_cl: (B, T*Hk*Wk, C); v_cl: (B, T*Hk*Wk, L)
-        # index: (n*T*P,); bias: (n, Q, T*P)
+        # index: (n*T*P,); bias: (n, Q, P), shared by the T frames
         B = k_cl.shape[0]
-        n, Q, TP = bias.shape
+        n, Q, P = bias.shape
+        TP = index.numel() // n
         k_reg = k_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, C)
         v_reg = v_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, L)
         aff = torch.bmm(q_tiles, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
-        aff.view(B, n, Q, TP).add_(bias.to(aff.dtype))
+        _add_bias(aff, bias, B, TP // P)
         prob = torch.softmax(aff, dim=-1)  # (B*n, Q, T*P)
         ctx.save_for_backward(q_tiles, k_reg, v_reg, prob, index)
         ctx.map_shapes = (k_cl.shape, v_cl.shape)
@@ -292,6 +302,27 @@ class _TiledSoftmaxAttention(torch.autograd.Function):
         return grad_q, grad_k, grad_v, None, None
 
 
+class _Workspace:
+    """Flat buffers reused across chunks; sized by the first (largest) request."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        numel = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != like.dtype:
+            buf = like.new_empty(numel)
+            self._buffers[name] = buf
+        return buf[:numel].view(shape)
+
+    def gather(self, name: str, maps: Tensor, index: Tensor) -> Tensor:
+        """``maps[:, index]`` (B, len(index), D) written into a reused buffer."""
+        B, _, D = maps.shape
+        out = self.take(name, (B, index.numel(), D), maps)
+        return torch.index_select(maps, 1, index, out=out)
+
+
 def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor:
     """T maps (B, C, H, W) -> (B, T * Hk * Wk, C): zero-padded, channels last, concatenated."""
     padded = [F.pad(m, pad).permute(0, 2, 3, 1) for m in maps]  # T x (B, Hk, Wk, C)
@@ -301,11 +332,11 @@ def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int]) ->
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
                      temperature: float, tile: int, max_chunk_elements: int, reduce) -> Tensor:
-    """Blocked windowed attention over bands of tile rows.
+    """Blocked windowed attention over chunks of query tiles (row-major).
 
     ``reduce=None`` is softmax attention (with a dedicated backward);
     otherwise ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)`` is
-    applied to the masked affinities (e.g. top-k). A band's key regions, masks
+    applied to the masked affinities (e.g. top-k). A chunk's key regions, masks
     and affinities exist only while it is processed, so peak memory is bounded
     by ``max_chunk_elements`` (plus the padded maps and the output).
     """
@@ -324,24 +355,44 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     k_cl = _channels_last_padded(keys, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, C)
     v_cl = _channels_last_padded(values, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, L)
 
-    band = max(1, tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B)) // nx)
+    num_tiles = ny * nx
+    chunk = tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B))
+    q_all = q_cl.reshape(B, ny, S, nx, S, C).permute(0, 1, 3, 2, 4, 5)
+    q_all = q_all.reshape(B, num_tiles, S * S, C)  # (B, tiles, Q, C)
+    # Without autograd, the chunks' regions and affinities live in buffers that
+    # are reused from chunk to chunk: no allocator churn (page faults, heap
+    # fragmentation) however many chunks a large frame needs.
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (query, *keys, *values))
+    workspace = None if needs_grad else _Workspace()
     outputs = []
-    for ty0 in range(0, ny, band):
-        ty1 = min(ny, ty0 + band)
-        nr = ty1 - ty0
-        n = nr * nx
-        q_t = q_cl[:, ty0 * S:ty1 * S].reshape(B, nr, S, nx, S, C)
-        q_t = q_t.permute(0, 1, 3, 2, 4, 5).reshape(B * n, S * S, C)  # (B*n, Q, C)
-        index, bias = _band_geometry(H, W, S, R, T, ty0, ty1, query.device)
-        if reduce is None:
+    for t0 in range(0, num_tiles, chunk):
+        t1 = min(num_tiles, t0 + chunk)
+        n = t1 - t0
+        q_t = q_all[:, t0:t1].reshape(B * n, S * S, C)  # (B*n, Q, C)
+        index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device)
+        if workspace is None and reduce is None:
             out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias)  # (B*n, Q, L)
-        else:
+        elif workspace is None:
             k_reg = k_cl[:, index].view(B * n, T * P, C)  # (B*n, T*P, C)
             v_reg = v_cl[:, index].view(B * n, T * P, L)  # (B*n, T*P, L)
             aff = torch.bmm(q_t, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
-            aff = (aff.view(B, n, S * S, T * P) + bias.to(aff.dtype)).view(B * n, S * S, T * P)
+            _add_bias(aff, bias, B, T)
             out = reduce(aff, v_reg)  # (B*n, Q, L)
-        outputs.append(out.view(B, nr, nx, S, S, L))
-    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, ny, nx, S, S, L)
+        else:
+            k_reg = workspace.gather('key', k_cl, index).view(B * n, T * P, C)
+            v_reg = workspace.gather('value', v_cl, index).view(B * n, T * P, L)
+            aff = workspace.take('aff', (B * n, S * S, T * P), q_t)
+            torch.bmm(q_t, k_reg.transpose(1, 2), out=aff)  # (B*n, Q, T*P)
+            _add_bias(aff, bias, B, T)
+            if reduce is None:  # softmax in place, then aggregate
+                aff.sub_(aff.amax(-1, keepdim=True)).exp_()
+                aff.div_(aff.sum(-1, keepdim=True))
+                out = torch.bmm(aff, v_reg)  # (B*n, Q, L)
+            else:
+                out = reduce(aff, v_reg)  # (B*n, Q, L)
+        outputs.append(out.view(B, n, S * S, L))
+    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, tiles, Q, L)
+    out = out.view(B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
     return out[:, :, :H, :W]
