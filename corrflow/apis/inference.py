@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Data
                                         count_video_frames, natural_sort_key, probe_video,
                                         read_image, read_video_frames)
 from corrflow.utils.checkpoint import load_model_weights
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['init_model', 'propagate', 'read_video', 'read_first_labels', 'DEFAULT_CONFIG',
            'MAX_MASK_COLOURS']
@@ -49,6 +50,12 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
 
     Returns:
         LabelPropagator: in eval mode, with ``cfg`` attached.
+
+    Raises:
+        FileNotFoundError: the config file does not exist.
+        ConfigError: the config's model is not a ``LabelPropagator``.
+        CheckpointError: the checkpoint is missing, unsafe or of another
+            architecture (no partial loading).
     """
     from corrflow.registry import MODELS
 
@@ -63,8 +70,8 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
     init_default_scope(config.get('default_scope', 'corrflow'))
     model_cfg = config.model
     if model_cfg.get('type') != 'LabelPropagator':
-        raise ValueError(f'config model is a {model_cfg.get("type")}; use a test config whose '
-                         'model is a LabelPropagator (configs/test/*.py)')
+        raise ConfigError(f'config model is a {model_cfg.get("type")}; use a test config whose '
+                          'model is a LabelPropagator (configs/test/*.py)')
     model = MODELS.build(model_cfg)
     if checkpoint is not None and str(checkpoint).lower() != 'none':
         load_model_weights(model, checkpoint)
@@ -118,16 +125,22 @@ def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | N
     ``value >= threshold``); RGB(A) images are mapped to ids, black being
     background and the other colours numbered from 1 in order of first
     appearance (row-major). Keypoint JSON: a list of ``[x, y]`` (pixels) or
-    ``{"keypoints": [[x, y], ...], "names": [...]}``.
+    ``{"keypoints": [[x, y], ...], "names": [...]}`` (one name per joint).
 
     Args:
         source: the file, an (H, W) id array, or a (J, 2) keypoint array.
-        size: (H, W) of the frames, checked against a mask.
+        size: (H, W) of the frames, checked against a mask; keypoints must
+            lie inside a frame of this size.
         threshold: binarise a grayscale mask at this value.
 
     Returns:
         dict: ``mask`` (H, W) uint8 and ``colours`` ({id: (r, g, b)} for colour
         PNGs), or ``keypoints`` (J, 2) float32 and ``names``.
+
+    Raises:
+        DataError: the file is missing, unreadable or malformed, the mask has
+            another size than ``size`` or labels nothing, a keypoint lies
+            outside the frame.
     """
     if isinstance(source, np.ndarray):
         if source.ndim == 2 and source.shape[1] == 2 and source.dtype.kind == 'f':
@@ -138,7 +151,7 @@ def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | N
     if not path.is_file():
         raise DataError(f'first-frame labels {path} do not exist')
     if path.suffix.lower() == '.json':
-        return _read_keypoints(path)
+        return _read_keypoints(path, size)
     try:
         with Image.open(path) as img:
             mode = img.mode
@@ -162,7 +175,10 @@ def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | N
                             'photographic image is not a label map (binarise it with '
                             '--threshold 128, or give an indexed PNG)')
         if ids.max() > 254:
-            raise DataError(f'mask {path} has label ids up to {ids.max()}; ids must be < 255')
+            hint = '' if mode == 'P' else (' (a grey mask other than 0/255 is read as label '
+                                           'ids; binarise it with --threshold 128)')
+            raise DataError(f'mask {path} has label ids up to {ids.max()}; ids must be < 255'
+                            + hint)
         mask = ids.astype(np.uint8)
     else:
         flat = rgb.reshape(-1, 3)
@@ -192,7 +208,7 @@ def _check_mask(mask: np.ndarray, size: tuple[int, int] | None, name: str) -> np
     return mask
 
 
-def _read_keypoints(path: Path) -> dict:
+def _read_keypoints(path: Path, size: tuple[int, int] | None = None) -> dict:
     try:
         data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
@@ -201,15 +217,39 @@ def _read_keypoints(path: Path) -> dict:
     if isinstance(data, dict):
         names = data.get('names')
         data = data.get('keypoints')
-    points = np.asarray(data, dtype=np.float32) if data is not None else np.zeros((0,))
+    expected = ('must hold a list of [x, y] pixel positions (or {"keypoints": [[x, y], ...], '
+                '"names": [...]})')
+    try:
+        points = np.asarray(data, dtype=np.float32) if data is not None else np.zeros((0,))
+    except (ValueError, TypeError):
+        raise DataError(f'keypoint file {path} {expected}') from None
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
-        raise DataError(f'keypoint file {path} must hold a list of [x, y] pixel positions '
-                        '(or {"keypoints": [[x, y], ...]})')
+        raise DataError(f'keypoint file {path} {expected}')
+    if not np.isfinite(points).all():
+        joint = int(np.flatnonzero(~np.isfinite(points).all(1))[0])
+        raise DataError(f'keypoint file {path}: joint {joint} has no finite position; give '
+                        'every joint as [x, y] numbers')
+    if names is not None:
+        if not isinstance(names, list) or len(names) != len(points) or \
+                not all(isinstance(n, str) for n in names):
+            raise DataError(f'keypoint file {path}: "names" must be a list of {len(points)} '
+                            'strings, one per keypoint')
+    if size is not None:
+        H, W = size
+        # pixel centres are integers: the frame spans [-0.5, W - 0.5] x [-0.5, H - 0.5]
+        outside = (points[:, 0] < -0.5) | (points[:, 0] > W - 0.5) | \
+            (points[:, 1] < -0.5) | (points[:, 1] > H - 0.5)
+        if outside.any():
+            j = int(np.flatnonzero(outside)[0])
+            raise DataError(f'keypoint file {path}: joint {j} at ({points[j, 0]:g}, '
+                            f'{points[j, 1]:g}) lies outside the {W}x{H} frame; positions are '
+                            'pixels (x right, y down) of the first frame')
     return dict(keypoints=points, names=names)
 
 
 @torch.no_grad()
-def propagate(model, video, first_labels, threshold: int | None = None) -> dict:
+def propagate(model, video, first_labels, threshold: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict:
     """Propagate first-frame labels through a video.
 
     Args:
@@ -218,24 +258,32 @@ def propagate(model, video, first_labels, threshold: int | None = None) -> dict:
         first_labels: a PNG mask / keypoint JSON path, or an array (see
             :func:`read_first_labels`).
         threshold: binarise a grayscale first-frame mask at this value.
+        progress: called as ``progress(t, T)`` once frame t (1..T-1) has its
+            labels, e.g. to drive a progress bar.
 
     Returns:
         dict: ``frames`` (T, H, W, 3), ``fps``, and ``masks`` (T, H, W) uint8
         with ``colours`` (id -> RGB of a colour mask, or None), or
         ``keypoints`` (T, J, 2) with ``names``; ``propagation`` holds the
         settings used.
+
+    Raises:
+        DataError: the video or the labels are missing, unreadable or do not
+            fit each other.
     """
     frames, fps = read_video(video)
     if len(frames) < 2:
-        raise DataError('the video has a single frame; nothing to propagate')
+        name = f'video {video}' if isinstance(video, (str, Path)) else 'the video'
+        raise DataError(f'{name} has a single frame; nothing to propagate')
     labels = read_first_labels(first_labels, frames.shape[1:3], threshold)
-    inputs = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+    # a (T, 3, H, W) view of the frames: no second copy of the video in memory
+    inputs = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
     sample = dict(video=str(video) if isinstance(video, (str, Path)) else 'frames')
     if 'mask' in labels:
         sample['first_mask'] = torch.from_numpy(labels['mask'])
     else:
         sample['first_keypoints'] = torch.from_numpy(labels['keypoints'])
-    out = model.propagate_video(inputs, sample)
+    out = model.propagate_video(inputs, sample, progress=progress)
     result = dict(frames=frames, fps=fps, propagation=out['propagation'])
     if 'pred_masks' in out:
         result.update(masks=out['pred_masks'], colours=labels.get('colours'))

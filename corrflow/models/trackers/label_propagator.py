@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -136,8 +136,12 @@ class LabelPropagator(BaseModel):
         return int(self.input_size[1]), int(self.input_size[0])
 
     def _prepare(self, frame: Tensor, proc: tuple[int, int], padded: tuple[int, int]) -> Tensor:
-        """(3, H, W) uint8 -> (1, 3, Hq, Wq) float in [0, 1], resized and padded."""
-        x = frame.to(self.device).unsqueeze(0).float().div_(255.0)
+        """(3, H, W) uint8 -> (1, 3, Hq, Wq) float in [0, 1], resized and padded.
+
+        ``frame`` may be a strided view (e.g. of (H, W, 3) data); the result is
+        contiguous, so every frame is embedded with the same kernels.
+        """
+        x = frame.to(self.device).unsqueeze(0).float().contiguous().div_(255.0)
         if x.shape[-2:] != proc:
             x = F.interpolate(x, size=proc, mode='bilinear', align_corners=False,
                               antialias=proc[0] < x.shape[-2])
@@ -160,12 +164,15 @@ class LabelPropagator(BaseModel):
         return [self.propagate_video(video, sample) for video, sample in zip(inputs, data_samples)]
 
     @torch.no_grad()
-    def propagate_video(self, video: Tensor, sample: dict) -> dict:
+    def propagate_video(self, video: Tensor, sample: dict,
+                        progress: Callable[[int, int], None] | None = None) -> dict:
         """Propagate the labels of one video.
 
         Args:
             video (Tensor): (T, 3, H, W) uint8 RGB frames.
             sample (dict): ``first_mask`` or ``first_keypoints`` (see class doc).
+            progress (Callable[[int, int], None], optional): called as
+                ``progress(t, T)`` once frame t (1..T-1) has its labels.
 
         Returns:
             dict: ``video`` and ``pred_masks`` or ``pred_keypoints`` (numpy).
@@ -206,6 +213,8 @@ class LabelPropagator(BaseModel):
                     prob = minmax_normalise(prob)
                 full = resample_to_image(prob, s, proc, (H, W))  # (1, L, H, W)
                 preds[t] = full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+                if progress is not None:
+                    progress(t, T)
             out['pred_masks'] = preds
         elif 'first_keypoints' in sample:
             points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
@@ -215,6 +224,8 @@ class LabelPropagator(BaseModel):
             preds[0] = points.numpy()
             for t, prob in protocol(features, T, seed):
                 preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
+                if progress is not None:
+                    progress(t, T)
             out['pred_keypoints'] = preds
         else:
             raise ValueError(f'video {out["video"]}: the data sample needs "first_mask" or '
