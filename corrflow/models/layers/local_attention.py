@@ -214,20 +214,49 @@ def _allowed(ty: Tensor, tx: Tensor, H: int, W: int, tile: int, radius: int) -> 
     return window[None] & (key_inside[:, None, :] | ~q_inside[:, :, None])  # (n, Q, P)
 
 
+#: Bytes of chunk masks kept between calls (masks depend on the frame size,
+#: tile, radius and chunk, not on the data); beyond it they are rebuilt.
+_MASK_CACHE_BYTES = 64 << 20
+_mask_cache: dict[tuple, Tensor] = {}
+
+
+def _chunk_bias(H: int, W: int, tile: int, radius: int, t0: int, t1: int,
+                device: torch.device) -> Tensor:
+    """(n, Q, P) float32 additive mask of tiles ``[t0, t1)``: 0 allowed, -inf not.
+
+    Masks are cached up to :data:`_MASK_CACHE_BYTES` in all; larger geometries
+    (e.g. radius 24 over a whole 480p frame, hundreds of MB) are rebuilt per
+    chunk, which is cheap next to the chunk's products.
+    """
+    key = (H, W, tile, radius, t0, t1, str(device))
+    bias = _mask_cache.get(key)
+    if bias is not None:
+        return bias
+    nx = math.ceil(W / tile)
+    flat = torch.arange(t0, t1, device=device)
+    allowed = _allowed(flat // nx, flat % nx, H, W, tile, radius)  # (n, Q, P)
+    bias = torch.zeros(allowed.shape, dtype=torch.float32, device=device)
+    bias.masked_fill_(~allowed, float('-inf'))
+    size = bias.numel() * bias.element_size()
+    if size <= _MASK_CACHE_BYTES // 4:
+        if sum(b.numel() * b.element_size() for b in _mask_cache.values()) + size \
+                > _MASK_CACHE_BYTES:
+            _mask_cache.clear()
+        _mask_cache[key] = bias
+    return bias
+
+
 def _chunk_geometry(H: int, W: int, tile: int, radius: int, T: int, t0: int, t1: int,
                     device: torch.device) -> tuple[Tensor, Tensor]:
     """Gather indices and additive mask of tiles ``[t0, t1)`` (row-major order).
 
     The T reference maps are stored channels-last and concatenated:
-    (T * Hk * Wk, C) rows with ``Hk = ny*S + 2R``, ``Wk = nx*S + 2R``. Both
-    results are built per chunk (cheap next to the chunk's products) rather than
-    cached: for large windows and many reference frames a whole frame's
-    geometry would take gigabytes.
+    (T * Hk * Wk, C) rows with ``Hk = ny*S + 2R``, ``Wk = nx*S + 2R``.
 
     Returns:
         tuple[Tensor, Tensor]: ``index`` (n * T * P,) int64 rows of every
-        tile's key regions (frame-major within a tile) and ``bias`` (n, Q, P)
-        float32, 0 where a query may attend and -inf elsewhere; the same mask
+        tile's key regions (frame-major within a tile), built per chunk, and
+        ``bias`` (n, Q, P) float32 from :func:`_chunk_bias`; the same mask
         applies to each of the T frames.
     """
     S, R = tile, radius
@@ -241,10 +270,7 @@ def _chunk_geometry(H: int, W: int, tile: int, radius: int, T: int, t0: int, t1:
     corner = ty * S * Wk + tx * S  # (n,) top-left of each region in the padded map
     frames = torch.arange(T, device=device) * (Hk * Wk)  # (T,)
     index = corner[:, None, None] + frames[None, :, None] + local[None, None, :]  # (n, T, P)
-    allowed = _allowed(ty, tx, H, W, S, R)  # (n, Q, P)
-    bias = torch.zeros(allowed.shape, dtype=torch.float32, device=device)
-    bias.masked_fill_(~allowed, float('-inf'))
-    return index.reshape(-1), bias
+    return index.reshape(-1), _chunk_bias(H, W, S, R, t0, t1, device)
 
 
 def _add_bias(aff: Tensor, bias: Tensor, B: int, T: int) -> None:
