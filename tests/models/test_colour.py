@@ -73,3 +73,25 @@ def test_bad_centroids_are_reported(tmp_path):
     (tmp_path / 'bad.json').write_text('not json')
     with pytest.raises(ValueError, match='could not be read'):
         load_centroids(tmp_path / 'bad.json')
+
+
+def test_lookup_table_equals_direct_computation_on_every_colour_sample():
+    """The 2^24 lookup table is the direct nearest-centroid rule, colour for colour."""
+    from corrflow.datasets.transforms.clip_transforms import colour_lut, nearest_centroid
+    centroids = load_centroids(None).numpy()
+    lut = colour_lut(centroids)
+    assert lut.shape == (1 << 24,) and lut.max() < len(centroids)
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (200_000, 3), dtype=np.uint8)
+    rgb[:8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255],
+               [128, 128, 128], [255, 255, 0], [0, 255, 255]]
+    index = (rgb[:, 0].astype(np.int64) << 16) | (rgb[:, 1].astype(np.int64) << 8) | rgb[:, 2]
+    np.testing.assert_array_equal(lut[index], nearest_centroid(rgb, centroids))
+    # another centroid set gets its own table
+    other = centroids[:5] + 1.0
+    np.testing.assert_array_equal(colour_lut(other)[index], nearest_centroid(rgb, other))
+
+
+def test_quantise_rejects_non_uint8_frames():
+    with pytest.raises(ValueError, match='uint8 RGB'):
+        quantise_frames([np.zeros((4, 4, 3), np.float32)], load_centroids(None).numpy())

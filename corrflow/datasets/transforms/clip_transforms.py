@@ -13,7 +13,7 @@ from corrflow.models.layers.colour import load_centroids
 from corrflow.registry import TRANSFORMS
 
 __all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'QuantiseColour',
-           'PackClipInputs', 'quantise_frames']
+           'PackClipInputs', 'quantise_frames', 'nearest_centroid', 'colour_lut']
 
 
 @TRANSFORMS.register_module()
@@ -121,8 +121,67 @@ class RandomCropClip(BaseTransform):
         return results
 
 
+def nearest_centroid(rgb: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Nearest (a, b) centroid of every pixel, with OpenCV's float Lab.
+
+    The definition of the colour classes, computed directly.
+
+    Args:
+        rgb (np.ndarray): (..., 3) uint8 RGB.
+        centroids (np.ndarray): (K, 2) float (a, b) centroids, K <= 256.
+
+    Returns:
+        np.ndarray: (...) uint8 class indices.
+    """
+    c = np.asarray(centroids, dtype=np.float32)  # (K, 2)
+    c_sq = (c * c).sum(1)  # (K,)
+    flat = rgb.reshape(-1, 1, 3).astype(np.float32) * (1.0 / 255.0)
+    lab = cv2.cvtColor(flat, cv2.COLOR_RGB2Lab)  # (N, 1, 3)
+    ab = lab[:, 0, 1:3]  # (N, 2)
+    # per-centroid distances without a shared matrix product, so that a
+    # pixel's class does not depend on how many pixels are processed with it
+    best = np.zeros(len(ab), dtype=np.uint8)
+    best_d = np.full(len(ab), np.inf, dtype=np.float32)
+    for k in range(len(c)):
+        d = c_sq[k] - 2.0 * (ab[:, 0] * c[k, 0] + ab[:, 1] * c[k, 1])
+        closer = d < best_d
+        best[closer] = k
+        best_d[closer] = d[closer]
+    return best.reshape(rgb.shape[:-1])
+
+
+_LUT_CACHE: dict[bytes, np.ndarray] = {}
+
+
+def colour_lut(centroids: np.ndarray) -> np.ndarray:
+    """(2^24,) uint8 class of every 8-bit RGB colour, index ``(r << 16) | (g << 8) | b``.
+
+    Built once per process and centroid set (about a second, 16 MiB) with
+    :func:`nearest_centroid`; looking pixels up in it then costs two integer
+    passes instead of a colour conversion and K distances per pixel.
+    """
+    c = np.ascontiguousarray(centroids, dtype=np.float32)
+    key = c.tobytes()
+    lut = _LUT_CACHE.get(key)
+    if lut is None:
+        lut = np.empty(1 << 24, dtype=np.uint8)
+        gb = np.stack(np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8),
+                                  indexing='ij'), -1).reshape(-1, 2)  # (65536, 2): (g, b)
+        block = np.empty((16 * 65536, 3), dtype=np.uint8)
+        for r0 in range(0, 256, 16):  # 16 red values (1M colours) at a time
+            block[:, 0] = np.repeat(np.arange(r0, r0 + 16, dtype=np.uint8), 65536)
+            block[:, 1:] = np.tile(gb, (16, 1))
+            lut[r0 << 16:(r0 + 16) << 16] = nearest_centroid(block, c)
+        _LUT_CACHE.clear()  # one centroid set per process in practice
+        _LUT_CACHE[key] = lut
+    return lut
+
+
 def quantise_frames(frames: Sequence[np.ndarray], centroids: np.ndarray) -> np.ndarray:
     """Nearest (a, b) centroid of every pixel, with OpenCV's float Lab.
+
+    Equal to :func:`nearest_centroid` pixel for pixel; looked up in
+    :func:`colour_lut`.
 
     Args:
         frames (Sequence[np.ndarray]): T arrays (H, W, 3) uint8 RGB.
@@ -131,14 +190,17 @@ def quantise_frames(frames: Sequence[np.ndarray], centroids: np.ndarray) -> np.n
     Returns:
         np.ndarray: (T, H, W) uint8 class indices.
     """
-    c = np.asarray(centroids, dtype=np.float32)  # (K, 2)
-    c_sq = (c * c).sum(1)  # (K,)
+    lut = colour_lut(centroids)
     out = []
     for frame in frames:
-        lab = cv2.cvtColor(frame.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
-        ab = lab[..., 1:3].reshape(-1, 2)  # (H*W, 2)
-        dist = c_sq[None, :] - 2.0 * (ab @ c.T)  # (H*W, K)
-        out.append(dist.argmin(1).astype(np.uint8).reshape(frame.shape[:2]))
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f'colour quantisation needs (H, W, 3) uint8 RGB frames, got '
+                             f'{frame.dtype} {frame.shape}')
+        index = frame[..., 0].astype(np.int32) << 16
+        index |= frame[..., 1].astype(np.int32) << 8
+        index |= frame[..., 2]
+        out.append(lut[index])
     return np.stack(out)
 
 
