@@ -23,7 +23,6 @@ floating-point tensors as float16 (they are cast back when loaded).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -31,7 +30,8 @@ from pathlib import Path
 import torch
 from mmengine.registry import init_default_scope
 
-from corrflow.utils.checkpoint import CheckpointError, load_checkpoint_file, load_model_weights
+from corrflow.utils.checkpoint import (CheckpointError, file_sha256, load_checkpoint_file,
+                                       write_weights)
 from corrflow.utils.convert import convert_corrflow_state_dict, corrflow_release_key
 
 #: The architecture of the release: the CorrFlow encoder wrapped for label propagation.
@@ -80,15 +80,6 @@ def check_against_model(converted: dict, sources: dict, model_state: dict) -> li
     problems += [f'unexpected: {k} (from {sources[k]}) is not a parameter of the model'
                  for k in converted if k not in model_state]
     return problems
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert(src: str, dst: str, fp16: bool = False) -> dict:
@@ -142,23 +133,8 @@ def convert(src: str, dst: str, fp16: bool = False) -> dict:
         dropped_entries=sorted(str(k) for k in ckpt if k != 'state_dict'),
         converter='tools/convert_corrflow_checkpoint.py')
 
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    tmp = f'{dst}.tmp{os.getpid()}'
-    try:
-        torch.save(dict(state_dict=out_state, meta=meta), tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
     # The written file must load through the project's own safe loader, unchanged.
-    check = build_model()
-    load_model_weights(check, dst)
-    loaded = check.state_dict()
-    changed = [k for k, v in out_state.items() if not torch.equal(loaded[k].to(v.dtype), v)]
-    if changed:
-        raise CheckpointError(f'{dst} was written but {len(changed)} tensors read back '
-                              f'differently (e.g. {changed[0]})')
+    write_weights(dict(state_dict=out_state, meta=meta), dst, build_model(), out_state)
     return meta
 
 

@@ -20,7 +20,6 @@ and nothing is written.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -30,8 +29,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from corrflow.utils.checkpoint import (CheckpointError, extract_state_dict,
-                                       load_checkpoint_file, load_model_weights)
+from corrflow.utils.checkpoint import (CheckpointError, extract_state_dict, file_sha256,
+                                       load_checkpoint_file, write_weights)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = 'configs/test/corrflow_davis.py'
@@ -57,15 +56,6 @@ def build_model(config: str) -> torch.nn.Module:
     from corrflow.registry import MODELS
 
     return MODELS.build(Config.fromfile(config).model)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _repo_relative(path: str) -> str:
@@ -104,23 +94,8 @@ def publish(src: str, dst: str, config: str | None = None, fp16: bool = True) ->
             value = value.half()
         out[key] = value
 
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    tmp = f'{dst}.tmp{os.getpid()}'
-    try:
-        torch.save(out, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
     # The release must load through the safe loader and give back the same tensors.
-    check = build_model(config)
-    load_model_weights(check, dst)
-    loaded = check.state_dict()
-    changed = [k for k, v in out.items() if not torch.equal(loaded[k].to(v.dtype), v)]
-    if changed:
-        raise CheckpointError(f'{dst} was written but {len(changed)} tensors read back '
-                              f'differently (e.g. {changed[0]})')
+    write_weights(out, dst, build_model(config), out)
 
     train_meta = ckpt.get('meta', {}) if isinstance(ckpt.get('meta'), dict) else {}
     meta = dict(

@@ -14,6 +14,8 @@ the four default ones are re-registered when a buffer is unpickled anyway, so
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 from pathlib import Path
 
@@ -22,7 +24,8 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
 __all__ = ['SAFE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
-           'CheckpointError', 'extract_state_dict', 'load_model_weights']
+           'CheckpointError', 'extract_state_dict', 'load_model_weights', 'file_sha256',
+           'write_weights']
 
 
 class CheckpointError(RuntimeError):
@@ -129,3 +132,38 @@ def load_model_weights(model: torch.nn.Module, path: str | Path) -> dict:
                               f'{detail}; is it a checkpoint of this architecture?')
     model.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
     return dict(unused=sorted(k for k in state if k not in own), meta=ckpt.get('meta', {}))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_weights(obj: dict, dst: str | Path, model: torch.nn.Module,
+                  weights: dict[str, torch.Tensor]) -> None:
+    """Save ``obj`` to ``dst`` atomically, then check it reads back into ``model``.
+
+    The file is loaded through :func:`load_model_weights` (``weights_only``)
+    and every tensor of ``weights`` must come back unchanged.
+
+    Raises:
+        CheckpointError: the written file does not load or differs.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = f'{dst}.tmp{os.getpid()}'
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    load_model_weights(model, dst)
+    loaded = model.state_dict()
+    changed = [k for k, v in weights.items() if not torch.equal(loaded[k].to(v.dtype), v)]
+    if changed:
+        raise CheckpointError(f'{dst} was written but {len(changed)} tensors read back '
+                              f'differently (e.g. {changed[0]})')
