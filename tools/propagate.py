@@ -63,7 +63,7 @@ from corrflow.apis.inference import (DEFAULT_CONFIG, init_model, propagate, read
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError, check_cfg_options, user_error_message
+from corrflow.utils.launch import ConfigError, check_cfg_options, run_with_one_line_errors
 from corrflow.visualization import draw_keypoint_trails, overlay_masks, write_gif, write_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -285,19 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     # FFmpeg's own log lines (e.g. "moov atom not found") would come before the one-line
     # error; decoding failures are reported by corrflow's messages instead.
     os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')
-    try:
-        run(args)
-    except USER_ERRORS as err:
-        message = ' '.join(str(err).split()) or type(err).__name__
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    except (KeyError, TypeError, ValueError) as err:  # unknown types / arguments in the config
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    return 0
+    return run_with_one_line_errors(lambda: run(args), USER_ERRORS)
 
 
 if __name__ == '__main__':

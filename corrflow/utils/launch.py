@@ -5,6 +5,7 @@ import difflib
 import gc
 import os
 import subprocess
+import sys
 from typing import Any, Iterable
 
 import torch
@@ -12,7 +13,8 @@ import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
 __all__ = ['ConfigError', 'setup_cpu_distributed', 'teardown_distributed', 'check_cfg_options',
-           'set_dataset_root', 'user_error_message', 'setup_test_distributed']
+           'set_dataset_root', 'user_error_message', 'setup_test_distributed',
+           'run_with_one_line_errors']
 
 
 class ConfigError(ValueError):
@@ -223,6 +225,28 @@ def user_error_message(err: BaseException) -> str | None:
     if lines[0].startswith('Caught '):  # re-raised from a DataLoader worker
         return lines[-1].split(': ', 1)[-1] if ': ' in lines[-1] else lines[-1]
     return ' '.join(lines)
+
+
+def run_with_one_line_errors(func, user_errors: tuple = ()) -> int:
+    """Call ``func()`` for a command-line tool; return its exit code.
+
+    ``user_errors`` (the tool's own error types) and the input errors that
+    :func:`user_error_message` recognises are printed as one ``error: ...``
+    line on stderr and give exit code 1; anything else is a bug and keeps
+    its traceback.
+    """
+    try:
+        func()
+    except user_errors as err:
+        message = ' '.join(str(err).split()) or type(err).__name__
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+    else:
+        return 0
+    print(f'error: {message}', file=sys.stderr)
+    return 1
 
 
 def setup_test_distributed(launcher: str) -> None:

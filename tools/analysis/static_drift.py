@@ -31,7 +31,7 @@ from mmengine.config.utils import ConfigParsingError
 from corrflow.apis.inference import DEFAULT_CONFIG, init_model, propagate, read_first_labels
 from corrflow.datasets.video_io import DataError, read_image
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError, check_cfg_options, user_error_message
+from corrflow.utils.launch import ConfigError, check_cfg_options, run_with_one_line_errors
 
 USER_ERRORS = (DataError, CheckpointError, ConfigError, ConfigParsingError, OSError)
 
@@ -123,18 +123,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     """Run the tool; returns the exit code."""
     args = parse_args(argv)
-    try:
-        run(args)
-    except USER_ERRORS as err:
-        print(f'error: {" ".join(str(err).split())}', file=sys.stderr)
-        return 1
-    except (KeyError, TypeError, ValueError) as err:  # unknown types / arguments in the config
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    return 0
+    return run_with_one_line_errors(lambda: run(args), USER_ERRORS)
 
 
 if __name__ == '__main__':

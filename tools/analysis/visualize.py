@@ -58,7 +58,7 @@ from corrflow.datasets.video_io import DataError, read_image
 from corrflow.evaluation.davis_io import read_png_ids
 from corrflow.models.layers.propagation import padded_size, resample_to_image
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import user_error_message
+from corrflow.utils.launch import run_with_one_line_errors
 from corrflow.visualization import (add_caption, chained_attention_maps, draw_keypoint_trails,
                                     draw_keypoints, hstack_images, list_frame_files,
                                     overlay_heatmap, overlay_masks, pca_colour_features,
@@ -454,19 +454,8 @@ COMMANDS = dict(davis=cmd_davis, features=cmd_features, attention=cmd_attention,
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code."""
     args = parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except (VisualizeError, DataError, CheckpointError, OSError) as err:
-        message = ' '.join(str(err).split()) or type(err).__name__
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    except Exception as err:  # config and registry errors: one line; bugs: a traceback
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    return 0
+    return run_with_one_line_errors(lambda: COMMANDS[args.command](args),
+                                    (VisualizeError, DataError, CheckpointError, OSError))
 
 
 if __name__ == '__main__':
