@@ -82,11 +82,15 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()
-        detail = next((line for line in first if 'GLOBAL' in line or 'Unsupported' in line),
-                      first[0] if first else '')
+        lines = str(err).strip().splitlines()
+        foreign = next((line for line in lines if 'GLOBAL' in line), None)
+        if foreign is None:  # not a pickle stream at all: a corrupt or foreign file
+            detail = next((line for line in lines if 'Unsupported' in line),
+                          lines[-1] if lines else '')
+            raise CheckpointError(f'checkpoint {path} could not be read ({detail.strip()}): it is '
+                                  'not a PyTorch checkpoint, or it is corrupted') from None
         raise CheckpointError(f'checkpoint {path} was refused: it contains objects that are not '
-                              f'plain tensors or allow-listed classes ({detail.strip()}); only '
+                              f'plain tensors or allow-listed classes ({foreign.strip()}); only '
                               'load checkpoints from sources you trust') from None
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f'checkpoint {path} could not be read ({err}); is it a PyTorch '
