@@ -60,7 +60,7 @@ def test_davis_outputs(tool, tmp_path, davis_root, checkpoint):
     assert (out / 'test_config.py').is_file()
     # throughput and memory of the run: 3 videos of 5 frames
     log = result.stdout + result.stderr
-    assert '3 videos, 15 frames in' in log and 'frames/s; peak RSS' in log
+    assert '3 videos, 15 frames in' in log and 'frames/s; process peak RSS' in log
 
 
 def test_two_ranks_give_identical_outputs(tool, tmp_path, davis_root):

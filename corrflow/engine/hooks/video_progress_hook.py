@@ -19,7 +19,8 @@ class VideoProgressHook(Hook):
 
     With several ranks, rank 0 shows its own share of the videos. At the end,
     rank 0 logs its videos, frames, wall time, frames per second and peak
-    memory (process RSS; on a GPU also the peak allocated CUDA memory).
+    memory (the process's peak RSS so far; on a GPU also the peak allocated CUDA
+    memory of the run).
     """
 
     priority = 'LOW'
@@ -58,7 +59,7 @@ class VideoProgressHook(Hook):
         # ru_maxrss is in KiB on Linux, bytes on macOS
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         rss_mib = rss / 2**20 if sys.platform == 'darwin' else rss / 2**10
-        memory = f'peak RSS {rss_mib:.0f} MiB'
+        memory = f'process peak RSS {rss_mib:.0f} MiB'
         if torch.cuda.is_available():
             memory += f', peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB'
         fps = self._frames / seconds if seconds > 0 else float('nan')
