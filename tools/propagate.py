@@ -54,19 +54,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.config.utils import ConfigParsingError
 from mmengine.utils import ProgressBar
 
-from corrflow.apis.inference import (DEFAULT_CONFIG, init_model, propagate, read_first_labels,
-                                     read_video)
+from corrflow.apis.inference import (init_model, load_test_config, propagate,
+                                     read_first_labels, read_video)
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError, check_cfg_options, run_with_one_line_errors
+from corrflow.utils.launch import ConfigError, run_with_one_line_errors
 from corrflow.visualization import draw_keypoint_trails, overlay_masks, write_gif, write_video
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Frame rate of the overlays when the video states none (a folder of frames).
 DEFAULT_FPS = 10.0
 #: The gif is shrunk to at most this width and this rate (frames are skipped).
@@ -141,20 +140,6 @@ def check_args(args: argparse.Namespace) -> None:
                               'checkpoint, or "none" for the initial weights)')
 
 
-def build_config(args: argparse.Namespace) -> Config:
-    """The test config with the checked ``--cfg-options`` merged in."""
-    path = Path(args.config) if args.config else DEFAULT_CONFIG
-    if not path.is_file() and not path.is_absolute() and (REPO_ROOT / path).is_file():
-        path = REPO_ROOT / path
-    if not path.is_file():
-        raise PropagateError(f'config {args.config} does not exist')
-    cfg = Config.fromfile(str(path))
-    check_cfg_options(cfg, args.cfg_options)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
-
-
 def default_out_dir(video: str) -> Path:
     path = Path(video)
     name = path.resolve().name if path.is_dir() else path.stem
@@ -216,7 +201,7 @@ def write_overlays(out: Path, drawn: list[np.ndarray], fps: float) -> list[str]:
 def run(args: argparse.Namespace) -> None:
     """Propagate and write every output."""
     check_args(args)
-    cfg = build_config(args)
+    cfg = load_test_config(args.config, args.cfg_options)
     out = Path(args.out) if args.out else default_out_dir(args.video)
 
     frames, video_fps = read_video(args.video)

@@ -24,15 +24,44 @@ from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Data
                                         count_video_frames, natural_sort_key, probe_video,
                                         read_image, read_video_frames)
 from corrflow.utils.checkpoint import load_model_weights
-from corrflow.utils.launch import ConfigError
+from corrflow.utils.launch import ConfigError, check_cfg_options
 
-__all__ = ['init_model', 'propagate', 'read_video', 'read_first_labels', 'DEFAULT_CONFIG',
-           'MAX_MASK_COLOURS']
+__all__ = ['init_model', 'load_test_config', 'propagate', 'read_video', 'read_first_labels',
+           'DEFAULT_CONFIG', 'MAX_MASK_COLOURS']
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The propagation config used when none is given (protocol A, CorrFlow encoder).
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'test' / 'corrflow_davis.py'
+DEFAULT_CONFIG = REPO_ROOT / 'configs' / 'test' / 'corrflow_davis.py'
 #: A colour PNG with more distinct colours than this is not a label mask.
 MAX_MASK_COLOURS = 64
+
+
+def load_test_config(config: str | Path | None = None,
+                     cfg_options: dict | None = None) -> Config:
+    """Read a config file, with checked overrides merged in.
+
+    A relative path that does not exist from the working directory is looked
+    up from the repository root, so ``configs/test/...`` works from anywhere.
+
+    Args:
+        config: the file; default :data:`DEFAULT_CONFIG`.
+        cfg_options: ``{dotted key: value}`` overrides; a key that is neither
+            in the config nor an argument of the component it sets is refused.
+
+    Raises:
+        FileNotFoundError: the config file does not exist.
+        ConfigError: an override names a key that does not exist.
+    """
+    path = Path(config) if config else DEFAULT_CONFIG
+    if not path.is_file() and not path.is_absolute() and (REPO_ROOT / path).is_file():
+        path = REPO_ROOT / path
+    if not path.is_file():
+        raise FileNotFoundError(f'config {config} does not exist')
+    cfg = Config.fromfile(str(path))
+    check_cfg_options(cfg, cfg_options)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def init_model(config: str | Path | Config | None = None, checkpoint: str | Path | None = None,
@@ -46,27 +75,27 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
             weights); ``None`` keeps the initial weights.
         device: where the model runs.
         cfg_options: overrides merged into the config (e.g.
-            ``{'model.input_size': 480}``).
+            ``{'model.input_size': 480}``); keys must exist (see
+            :func:`load_test_config`).
 
     Returns:
         LabelPropagator: in eval mode, with ``cfg`` attached.
 
     Raises:
         FileNotFoundError: the config file does not exist.
-        ConfigError: the config's model is not a ``LabelPropagator``.
+        ConfigError: the config's model is not a ``LabelPropagator``, or an
+            override names a key that does not exist.
         CheckpointError: the checkpoint is missing, unsafe or of another
             architecture (no partial loading).
     """
     from corrflow.registry import MODELS
 
-    if config is None:
-        config = DEFAULT_CONFIG
-    if not isinstance(config, Config):
-        if not Path(config).is_file():
-            raise FileNotFoundError(f'config {config} does not exist')
-        config = Config.fromfile(str(config))
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    if isinstance(config, Config):
+        check_cfg_options(config, cfg_options)
+        if cfg_options:
+            config.merge_from_dict(cfg_options)
+    else:
+        config = load_test_config(config, cfg_options)
     init_default_scope(config.get('default_scope', 'corrflow'))
     model_cfg = config.model
     if model_cfg.get('type') != 'LabelPropagator':

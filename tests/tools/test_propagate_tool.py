@@ -226,3 +226,17 @@ def test_cli_exit_code_without_traceback(tool, bad, clip):
     assert proc.stderr.strip().splitlines() == [
         f'error: video {bad / "text.mp4"} could not be opened or decoded by OpenCV or PyAV '
         '(unsupported codec or corrupt file); convert it to mp4/H.264 or extract its frames']
+
+
+def test_load_test_config_resolves_and_checks(tmp_path, monkeypatch):
+    from corrflow.apis import load_test_config
+    from corrflow.utils.launch import ConfigError
+
+    monkeypatch.chdir(tmp_path)  # a relative config path is found from the repository root
+    cfg = load_test_config('configs/test/pixel_lab_davis.py', {'model.input_size': 240})
+    assert cfg.model.input_size == 240 and cfg.model.backbone.type == 'PixelColourEncoder'
+    assert load_test_config().filename == str(REPO_ROOT / 'configs/test/corrflow_davis.py')
+    with pytest.raises(ConfigError, match='did you mean model.input_size'):
+        init_model('configs/test/pixel_lab_davis.py', cfg_options={'model.input_sise': 240})
+    with pytest.raises(FileNotFoundError, match='config nope.py does not exist'):
+        load_test_config('nope.py')

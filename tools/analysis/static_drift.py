@@ -25,13 +25,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.config.utils import ConfigParsingError
 
 from corrflow.apis.inference import DEFAULT_CONFIG, init_model, propagate, read_first_labels
 from corrflow.datasets.video_io import DataError, read_image
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError, check_cfg_options, run_with_one_line_errors
+from corrflow.utils.launch import ConfigError, run_with_one_line_errors
 
 USER_ERRORS = (DataError, CheckpointError, ConfigError, ConfigParsingError, OSError)
 
@@ -95,14 +95,9 @@ def run(args: argparse.Namespace) -> list[dict]:
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         if not mask.any():
             raise DataError(f'{args.mask}: nothing is labelled after scaling by {args.scale}')
-    if not Path(args.config).is_file():
-        raise ConfigError(f'config {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
     cfg_options = dict(args.cfg_options or {})
-    check_cfg_options(cfg, cfg_options)
-    cfg.merge_from_dict(cfg_options)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = init_model(cfg, checkpoint)
+    model = init_model(args.config, checkpoint, cfg_options=cfg_options)
     result = propagate(model, np.stack([frame] * args.frames), mask)
     rows = mask_drift(result['masks'])
     print(f'{args.frames} copies of {args.frame} ({frame.shape[1]}x{frame.shape[0]}), '

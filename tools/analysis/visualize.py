@@ -64,7 +64,6 @@ from corrflow.visualization import (add_caption, chained_attention_maps, draw_ke
                                     overlay_heatmap, overlay_masks, pca_colour_features,
                                     read_frames, write_gif, write_images, write_video)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = 'configs/test/corrflow_davis.py'
 FORMATS = ('mp4', 'gif', 'png')
 
@@ -218,18 +217,13 @@ def cmd_davis(args: argparse.Namespace) -> None:
 
 def load_model(config: str, checkpoint: str, device: str) -> torch.nn.Module:
     """The label-propagation model of a config, with the checkpoint's weights."""
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
+    from corrflow.apis.inference import load_test_config
     from corrflow.registry import MODELS
     from corrflow.utils import load_model_weights
 
-    path = Path(config)
-    if not path.is_file() and (REPO_ROOT / config).is_file():
-        path = REPO_ROOT / config
-    if not path.is_file():
-        raise FileNotFoundError(f'config {config} does not exist')
-    cfg = Config.fromfile(str(path))
+    cfg = load_test_config(config)
     init_default_scope(cfg.get('default_scope', 'corrflow'))
     model = MODELS.build(cfg.model)
     if not all(hasattr(model, a) for a in ('embed', 'processing_size', 'stride', 'protocol')):
