@@ -38,7 +38,7 @@ def test_every_registry_location_imports():
     ('VIPMetric', 'METRICS'), ('ScheduledSamplingHook', 'HOOKS'),
     ('ReconstructionVisualizationHook', 'HOOKS'), ('VideoProgressHook', 'HOOKS'),
     ('ResumableIterBasedTrainLoop', 'LOOPS'), ('ResumableInfiniteSampler', 'DATA_SAMPLERS'),
-    ('sample_list_collate', 'FUNCTIONS'),
+    ('sample_list_collate', 'FUNCTIONS'), ('SampleMultiStepLR', 'PARAM_SCHEDULERS'),
 ])
 def test_components_are_registered(name, node):
     assert getattr(registry, node).get(name) is not None

@@ -31,6 +31,7 @@ train_dataloader = dict(
     ),
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-3))  # a short run: 5x the paper's 2e-4
+auto_scale_lr = dict(base_batch_size=4)  # the lr above is set for batch 4
 train_cfg = dict(max_iters=100)  # ~2 s per iteration on 2 CPU cores: under 4 minutes
 default_hooks = dict(
     logger=dict(interval=10),
