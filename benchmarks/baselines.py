@@ -146,7 +146,8 @@ def recompute_per_call_loss(model, inputs: Tensor, data_samples: list[dict],
 
     stride = model.backbone.stride
     size = (math.ceil(inputs.shape[-2] / stride), math.ceil(inputs.shape[-1] / stride))
-    onehot = [model.head.downsample_labels(targets[:, t], model.num_classes, size).to(inputs)
+    num_classes = model.colour_classes(data_samples, targets)
+    onehot = [model.head.downsample_labels(targets[:, t], num_classes, size).to(inputs)
               for t in range(3)]
     p1 = attend(0, 1, onehot[0])
     p2 = attend(1, 2, onehot[1] if use_truth else p1)

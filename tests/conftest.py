@@ -16,3 +16,35 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f'shared data not found at {root}')
     return root
+
+
+@pytest.fixture
+def quantised_batch(monkeypatch):
+    """Factory of batches as the training dataloader gives them: random clips through
+    ``QuantiseColour(centroids)`` and ``PackClipInputs``, gathered by ``sample_list_collate``.
+
+    The colour classes come from the direct rule (``nearest_centroid``), pixel for pixel
+    what the lookup table gives, so that a new centroid set costs no 16 MiB table.
+    """
+    import numpy as np
+
+    from corrflow.datasets.collate import sample_list_collate
+    from corrflow.datasets.transforms import clip_transforms
+
+    monkeypatch.setattr(clip_transforms, 'quantise_frames', lambda frames, centroids: np.stack(
+        [clip_transforms.nearest_centroid(f, centroids) for f in frames]))
+
+    def make(centroids=None, B: int = 2, T: int = 3, H: int = 32, W: int = 32,
+             seed: int = 0) -> dict:
+        rng = np.random.default_rng(seed)
+        pipeline = [clip_transforms.QuantiseColour(centroids), clip_transforms.PackClipInputs()]
+        items = []
+        for _ in range(B):
+            results = dict(frames=[rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+                                   for _ in range(T)])
+            for transform in pipeline:
+                results = transform(results)
+            items.append(results)
+        return sample_list_collate(items)
+
+    return make

@@ -1,6 +1,7 @@
 """Training clips from any folder of video files and/or frame folders."""
 from __future__ import annotations
 
+import math
 import os
 import os.path as osp
 
@@ -8,11 +9,16 @@ import numpy as np
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
-from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, DataError,
-                                        count_video_frames, natural_sort_key, probe_video)
+from corrflow.datasets.video_io import (FRAMES_MARKER, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS,
+                                        DataError, count_video_frames, natural_sort_key,
+                                        probe_video, recorded_frame_rate)
 from corrflow.registry import DATASETS
 
-__all__ = ['VideoFolder']
+__all__ = ['VideoFolder', 'DEFAULT_FRAMES_FPS']
+
+#: Frame rate of frame folders that record none (and of videos that state none)
+#: when ``frames_fps`` is not given.
+DEFAULT_FRAMES_FPS = 30.0
 
 
 @DATASETS.register_module()
@@ -31,8 +37,13 @@ class VideoFolder(BaseClipDataset):
     Video files are probed with OpenCV (PyAV when OpenCV cannot decode them);
     undecodable ones are skipped with a warning that counts and names them
     (``num_undecodable_videos``). Clips are sampled at about ``target_fps``:
-    the stride of a video is ``max(1, round(fps / target_fps))``, where frame
-    folders and videos without a stated frame rate count as ``frames_fps``.
+    the stride of a video is ``max(1, round(fps / target_fps))``, where ``fps``
+    is, in this order: the rate a video's container states, or the rate a
+    frame folder records (the ``.done`` file of ``tools/data/extract_frames.py``,
+    see :func:`~corrflow.datasets.video_io.recorded_frame_rate`); else
+    ``frames_fps``; else 30 (:data:`DEFAULT_FRAMES_FPS`), which is then logged
+    once with the folders it applies to. A recorded rate is the truth: a
+    ``frames_fps`` that differs from one by more than 1 % is refused.
 
     ``data_root=None`` (and no absolute ``data_prefix``) gives an empty dataset,
     so that a config can carry an optional user folder that ``tools/train.py
@@ -45,8 +56,8 @@ class VideoFolder(BaseClipDataset):
         ann_file (str): optional list of entries to use instead of scanning.
         target_fps (float | None): sampling rate of the clip frames; ``None``
             uses ``frame_stride`` for every video.
-        frames_fps (float): frame rate assumed for frame folders and for videos
-            whose container states none.
+        frames_fps (float | None): frame rate of the frame folders that record
+            none and of the videos whose container states none; None: 30.
         exact_frame_count (bool): count the frames of each video by decoding it
             (about 1 ms per 480p frame when the dataset is built) instead of
             trusting the container's count, which can exceed the decodable
@@ -57,17 +68,19 @@ class VideoFolder(BaseClipDataset):
 
     Raises:
         DataError: the folder or a listed entry does not exist, or holds no
-            usable video or frame folder.
+            usable video or frame folder; or ``frames_fps`` contradicts the
+            rate a frame folder records.
     """
 
     def __init__(self, data_root: str | None = None, data_prefix: dict | None = None,
-                 ann_file: str = '', target_fps: float | None = 6.0, frames_fps: float = 30.0,
+                 ann_file: str = '', target_fps: float | None = 6.0,
+                 frames_fps: float | None = None,
                  exact_frame_count: bool = True, clip_length: int = 3, frame_stride: int = 4,
                  **kwargs) -> None:
         if target_fps is not None and target_fps <= 0:
             raise ValueError(f'target_fps must be positive or None, got {target_fps}')
-        if frames_fps <= 0:
-            raise ValueError(f'frames_fps must be positive, got {frames_fps}')
+        if frames_fps is not None and frames_fps <= 0:
+            raise ValueError(f'frames_fps must be positive or None, got {frames_fps}')
         self.target_fps = target_fps
         self.frames_fps = frames_fps
         self.exact_frame_count = exact_frame_count
@@ -81,8 +94,34 @@ class VideoFolder(BaseClipDataset):
         """``round(fps / target_fps)``, at least 1 (``frame_stride`` without target_fps)."""
         if self.target_fps is None:
             return self.frame_stride
-        fps = video.get('fps') or self.frames_fps
+        fps = video.get('fps') or self.frames_fps or DEFAULT_FRAMES_FPS
         return max(1, round(fps / self.target_fps))
+
+    def _check_frame_rates(self, videos: list[dict]) -> None:
+        """Refuse a ``frames_fps`` that contradicts a recorded rate; log the default's use."""
+        if self.target_fps is None:  # strides are frame_stride: no rate is used
+            return
+        name = type(self).__name__
+        if self.frames_fps is not None:
+            clash = [v for v in videos if v.get('frame_paths') is not None and v.get('fps')
+                     and not math.isclose(v['fps'], self.frames_fps, rel_tol=0.01)]
+            if clash:
+                first = clash[0]
+                marker = osp.join(osp.dirname(first['frame_paths'][0]), FRAMES_MARKER)
+                more = f' (and {len(clash) - 1} more folders)' if len(clash) > 1 else ''
+                raise DataError(
+                    f'{name}: frames_fps={self.frames_fps:g} contradicts the {first["fps"]:g} '
+                    f'fps recorded for the frame folder {first["video"]} in {marker}{more}; '
+                    'folders that record their rate are sampled at it: remove frames_fps, or '
+                    f'give the folders that record none a {name} of their own')
+            return
+        unstated = [v['video'] for v in videos if not v.get('fps')]
+        if unstated:
+            MMLogger.get_current_instance().warning(
+                f'{name}: {len(unstated)} frame folders or videos record no frame rate and '
+                f'count as {DEFAULT_FRAMES_FPS:g} fps (set frames_fps, or extract the frames '
+                'with tools/data/extract_frames.py, which records it): '
+                + ', '.join(unstated[:10]) + (' ...' if len(unstated) > 10 else ''))
 
     def load_videos(self) -> list[dict]:
         """Scan the folder (or read the list) and probe every video file."""
@@ -109,6 +148,7 @@ class VideoFolder(BaseClipDataset):
         if not videos:
             where = f'the entries of {self.ann_file}' if self.ann_file else root
             raise DataError(self._nothing_usable(where, len(undecodable)))
+        self._check_frame_rates(videos)
         return videos
 
     @staticmethod
@@ -167,7 +207,8 @@ class VideoFolder(BaseClipDataset):
             images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
             if images:
                 videos.append(dict(video=self._name(dirpath, root),
-                                   frame_paths=[osp.join(dirpath, f) for f in images]))
+                                   frame_paths=[osp.join(dirpath, f) for f in images],
+                                   fps=recorded_frame_rate(dirpath)))
             for name in files:
                 if name.lower().endswith(VIDEO_EXTENSIONS):
                     path = osp.join(dirpath, name)

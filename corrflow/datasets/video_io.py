@@ -5,6 +5,8 @@ bundled FFmpeg lacks some codecs and containers) are decoded with PyAV instead.
 """
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,8 @@ import cv2
 import numpy as np
 
 __all__ = ['VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'VideoInfo', 'read_image', 'probe_video',
-           'count_video_frames', 'read_video_frames', 'natural_sort_key', 'DataError']
+           'count_video_frames', 'read_video_frames', 'natural_sort_key', 'DataError',
+           'FRAMES_MARKER', 'extracted_frame_rate', 'recorded_frame_rate']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -29,6 +32,60 @@ def natural_sort_key(name: str) -> tuple:
     """Sort key that orders digit runs by value (``'f2' < 'f10'``), for frame file names."""
     return tuple((0, int(part), '') if part.isdigit() else (1, 0, part)
                  for part in re.split(r'(\d+)', name) if part)
+
+
+#: Marker file of a frame folder completed by ``tools/data/extract_frames.py``:
+#: JSON with the frame count, the extraction settings, the source's frame rate
+#: (``source_fps``) and the rate of the written frames (``fps``, null if unknown).
+FRAMES_MARKER = '.done'
+
+
+def extracted_frame_rate(source_fps: float, fps: float | None,
+                         every: int | None) -> float | None:
+    """Frame rate of the frames ``tools/data/extract_frames.py`` keeps of a video.
+
+    At ``fps`` it keeps the frames nearest to the times k/fps (all frames when
+    the source is not faster); with ``every`` it keeps one frame in ``every``.
+
+    Args:
+        source_fps (float): the video's rate (0 or NaN when it states none).
+        fps (float | None): the target rate, when ``every`` is None.
+        every (int | None): keep every ``every``-th frame instead.
+
+    Returns:
+        float | None: frames per second, None when the source states no rate.
+    """
+    if not (math.isfinite(source_fps) and source_fps > 0):
+        return None
+    if every is not None:
+        return source_fps / every
+    return min(float(fps), source_fps)
+
+
+def recorded_frame_rate(folder: str | Path) -> float | None:
+    """Frame rate recorded in a frame folder's :data:`FRAMES_MARKER`, or None.
+
+    A marker without the ``fps`` field (written by an earlier version of the
+    tool) gives the rate its settings and ``source_fps`` imply. No marker, an
+    unreadable one, or one without a known rate gives None.
+    """
+    try:
+        info = json.loads((Path(folder) / FRAMES_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    fps = info.get('fps')
+    if 'fps' not in info:
+        settings = info.get('settings') if isinstance(info.get('settings'), dict) else {}
+        try:
+            fps = extracted_frame_rate(float(info.get('source_fps') or 0.0), settings.get('fps'),
+                                       settings.get('every'))
+        except (TypeError, ValueError):
+            return None
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)):
+        return None
+    return float(fps) if math.isfinite(fps) and fps > 0 else None
 
 
 @dataclass(frozen=True)

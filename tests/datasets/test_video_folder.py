@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from corrflow.datasets import VideoFolder
-from corrflow.datasets.video_io import DataError, read_video_frames
+from corrflow.datasets.video_io import DataError, read_image, read_video_frames
 from corrflow.registry import DATASETS
 
 CLIP_PIPELINE = [dict(type='LoadClipFrames'), dict(type='ResizeClip', size=(64, 64)),
@@ -141,3 +142,58 @@ def test_real_videos(shared_data: Path):
     last_index, last_frames = by_video['co-tracker/pillow.mp4'][-1]
     assert last_frames[-1] < 147
     assert ds[last_index]['inputs'].shape == (3, 3, 64, 64)
+
+
+def load_extract_frames():
+    """tools/data/extract_frames.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'extract_frames', Path(__file__).resolve().parents[2] / 'tools' / 'data' /
+        'extract_frames.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def frames_at_10_fps(tmp_path: Path, write_video) -> Path:
+    """tools/data/extract_frames.py output at 10 fps of a 30 fps video of 45 frames."""
+    write_video(tmp_path / 'src' / 'walk.mp4', 45, fps=30)
+    dst = tmp_path / 'frames'
+    assert load_extract_frames().main([str(tmp_path / 'src'), str(dst), '--fps', '10',
+                                       '--short-side', '0', '--workers', '1']) == 0
+    return dst
+
+
+def test_extracted_frames_are_sampled_at_their_recorded_rate(frames_at_10_fps: Path,
+                                                             log_records):
+    ds = build(frames_at_10_fps, target_fps=5.0)
+    clips = [ds.get_data_info(i)['frame_indices'] for i in range(len(ds))]
+    # 15 frames at 10 fps, sampled at 5 fps: stride 2 (a 30 fps guess would give stride 6)
+    assert clips == [[0, 2, 4], [6, 8, 10]]
+    # stored frame j is source frame 3 j: the clip spans source frames 0, 6, 12 (5 fps of 30)
+    grey = [float(np.median(read_image(p)[30:, 40:]))
+            for p in ds.get_data_info(0)['frame_paths']]
+    assert grey == pytest.approx([0, 48, 96], abs=4)
+    assert not any('record no frame rate' in r.getMessage() for r in log_records)
+    assert [ds.get_data_info(i)['frame_indices'] for i in range(len(build(
+        frames_at_10_fps, target_fps=5.0, frames_fps=10.0)))] == clips  # an agreeing rate
+
+
+def test_frames_fps_contradicting_a_recorded_rate_is_refused(frames_at_10_fps: Path):
+    with pytest.raises(DataError) as err:
+        build(frames_at_10_fps, frames_fps=24.0)
+    message = str(err.value)
+    assert 'frames_fps=24' in message and '10 fps recorded' in message
+    assert str(frames_at_10_fps / 'walk' / '.done') in message and 'remove frames_fps' in message
+
+
+def test_unrecorded_frame_folders_count_as_30_fps_and_say_so(folder: Path, log_records):
+    build(folder)
+    notes = [r.getMessage() for r in log_records if 'record no frame rate' in r.getMessage()]
+    assert len(notes) == 1 and 'count as 30 fps' in notes[0] and 'sub/frames_x' in notes[0]
+    log_records.clear()
+    ds = build(folder, frames_fps=10.0)  # stated for the folders that record none
+    assert not any('record no frame rate' in r.getMessage() for r in log_records)
+    frames_x = [ds.get_data_info(i)['frame_indices'] for i in range(len(ds))
+                if ds.get_data_info(i)['video'] == 'sub/frames_x']
+    assert frames_x == [[0, 2, 4], [6, 8, 10]]

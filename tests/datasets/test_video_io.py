@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import av
@@ -93,3 +94,21 @@ def test_av1_video_that_opencv_cannot_decode(tmp_path: Path):
 def test_natural_sort_key():
     names = ['f10.jpg', 'f2.jpg', 'f1.jpg', 'a.jpg']
     assert sorted(names, key=natural_sort_key) == ['a.jpg', 'f1.jpg', 'f2.jpg', 'f10.jpg']
+
+
+@pytest.mark.parametrize('marker,fps', [
+    (dict(fps=10.0, source_fps=30.0, settings=dict(fps=10.0, every=None)), 10.0),
+    (dict(fps=None, source_fps=0.0, settings=dict(fps=6.0, every=None)), None),
+    # markers without the fps field: the rate their settings and source imply
+    (dict(source_fps=30.0, settings=dict(fps=6.0, every=None)), 6.0),
+    (dict(source_fps=10.0, settings=dict(fps=24.0, every=None)), 10.0),  # all frames kept
+    (dict(source_fps=30.0, settings=dict(fps=None, every=3)), 10.0),
+    (dict(source_fps=0.0, settings=dict(fps=6.0, every=None)), None),
+    ([1, 2], None),
+])
+def test_recorded_frame_rate(tmp_path: Path, marker, fps):
+    (tmp_path / video_io.FRAMES_MARKER).write_text(json.dumps(marker))
+    assert video_io.recorded_frame_rate(tmp_path) == fps
+    (tmp_path / video_io.FRAMES_MARKER).write_text('{not json')
+    assert video_io.recorded_frame_rate(tmp_path) is None
+    assert video_io.recorded_frame_rate(tmp_path / 'absent') is None

@@ -64,6 +64,18 @@ def test_centroid_files_round_trip(tmp_path, ext):
     np.testing.assert_allclose(load_centroids(tmp_path / f'c{ext}').numpy(), values)
 
 
+def test_quantised_samples_carry_their_centroids(tmp_path, quantised_batch):
+    path = tmp_path / 'c20.npy'
+    save_centroids(path, np.random.default_rng(0).uniform(-60, 60, (20, 2)))
+    sample = quantised_batch(str(path), B=1)['data_samples'][0]
+    np.testing.assert_array_equal(sample['colour_centroids'], load_centroids(path).numpy())
+    assert sample['colour_centroids_source'] == str(path)
+    assert int(sample['colour_labels'].max()) < 20
+    builtin = quantised_batch(None, B=1)['data_samples'][0]
+    assert builtin['colour_centroids'].shape == (16, 2)
+    assert builtin['colour_centroids_source'] == 'None, the built-in 16 Kinetics centroids'
+
+
 def test_bad_centroids_are_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match='compute_centroids'):
         load_centroids(tmp_path / 'missing.npy')

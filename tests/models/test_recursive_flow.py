@@ -1,10 +1,13 @@
 import copy
 
+import numpy as np
 import pytest
 import torch
+from mmengine.optim import OptimWrapper
 
 from benchmarks.baselines import recompute_per_call_loss
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 
 def build_model(**kwargs):
@@ -123,3 +126,64 @@ def test_per_sample_draw_mixes_truth_and_prediction():
     mixed = model._sample_reference(truth, pred, 0.5)
     share = (mixed[:, 0, 0, 0] == 0).float().mean()
     assert 0.25 < share < 0.75
+
+
+def write_centroids(path, k: int, seed: int = 0) -> str:
+    """k random (a, b) centroids saved like tools/analysis/compute_centroids.py does."""
+    from corrflow.models.layers.colour import save_centroids
+
+    save_centroids(path, np.random.default_rng(seed).uniform(-60, 60, (k, 2)))
+    return str(path)
+
+
+@pytest.mark.parametrize('k', [8, 20])
+def test_num_classes_follows_the_centroids_of_the_data(k, tmp_path, quantised_batch):
+    batch = quantised_batch(write_centroids(tmp_path / f'c{k}.npy', k, seed=k))
+    labels = torch.stack([s['colour_labels'] for s in batch['data_samples']])
+    assert int(labels.max()) < k and (k < 16 or int(labels.max()) >= 16)
+    model = build_model()  # num_classes=None: from the data
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    before = [p.detach().clone() for p in model.parameters()]
+    model.record_next_loss()
+    log = model.train_step(batch, optim)
+    assert all(torch.isfinite(log[key]) for key in ('loss', 'loss_short', 'loss_cycle'))
+    assert [p.shape[0] for p in model.pop_record()['preds']] == [k, k]  # k-class distributions
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    build_model(num_classes=k).train_step(batch, optim)  # an agreeing number is fine
+
+
+def test_num_classes_contradicting_the_centroids_is_one_clear_error(tmp_path, quantised_batch):
+    path = write_centroids(tmp_path / 'c20.npy', 20)
+    model = build_model(num_classes=16)
+    data = model.data_preprocessor(quantised_batch(path, B=1), True)
+    with pytest.raises(ConfigError) as err:
+        model.loss(data['inputs'], data['data_samples'])
+    message = str(err.value)
+    assert 'num_classes=16' in message and '20 colour centroids' in message and path in message
+    assert '\n' not in message
+
+
+def test_labels_beyond_the_classes_are_one_clear_error():
+    frames, samples = make_batch(B=1, H=32, W=32)  # no colour_centroids: 16 classes
+    samples[0]['colour_labels'][1, 5, 7] = 19
+    with pytest.raises(ConfigError, match=r'colour label 19 is outside \[0, 16\)'):
+        build_model().loss(frames, samples)
+    with pytest.raises(ConfigError, match=r'colour label 19 is outside \[0, 18\)'):
+        build_model(num_classes=18).loss(frames, samples)
+    assert torch.isfinite(build_model(num_classes=20).loss(frames, samples)['loss_short'])
+
+
+def test_clips_quantised_with_different_centroids_are_refused(tmp_path, quantised_batch):
+    own = quantised_batch(write_centroids(tmp_path / 'c8.json', 8), B=1)
+    builtin = quantised_batch(None, B=1)
+    model = build_model()
+    samples = own['data_samples'] + builtin['data_samples']
+    frames = torch.stack(own['inputs'] + builtin['inputs']).float() / 255
+    with pytest.raises(ConfigError, match='different colour centroids') as err:
+        model.loss(frames, samples)
+    assert '8 centroids of ' in str(err.value) and '16 centroids of None' in str(err.value)
+
+
+def test_num_classes_must_be_a_number_of_classes():
+    with pytest.raises(ValueError, match='num_classes'):
+        build_model(num_classes=1)

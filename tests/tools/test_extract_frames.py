@@ -56,6 +56,9 @@ def test_fps_resize_and_layout(videos, tmp_path, capsys):
     assert cv2.imread(str(dst / 'sub' / 'b' / '00000.jpg')).shape == (24, 30, 3)
     marker = json.loads((dst / 'a' / '.done').read_text())
     assert marker['frames'] == 4 and marker['settings']['short_side'] == 24
+    # the rate of the written frames: 30 -> 6 fps, and 10 fps at --fps 6 -> 6 fps
+    assert marker['fps'] == pytest.approx(6.0)
+    assert json.loads((dst / 'sub' / 'b' / '.done').read_text())['fps'] == pytest.approx(6.0)
 
 
 def test_every_n_keep_size_and_png(videos, tmp_path):
@@ -64,6 +67,8 @@ def test_every_n_keep_size_and_png(videos, tmp_path):
                                 '--ext', 'png', '--workers', '1']) == 0
     assert len(list((dst / 'a').glob('*.png'))) == 7  # 0, 3, ..., 18
     assert len(list((dst / 'sub' / 'b').glob('*.png'))) == 3  # 0, 3, 6
+    assert json.loads((dst / 'a' / '.done').read_text())['fps'] == pytest.approx(10.0)
+    assert json.loads((dst / 'sub' / 'b' / '.done').read_text())['fps'] == pytest.approx(10 / 3)
     assert cv2.imread(str(dst / 'a' / '00000.png')).shape == (48, 64, 3)
 
 

@@ -7,7 +7,9 @@ Frames are drawn from the config's training dataset (its loading and resizing
 transforms), converted to Lab with OpenCV's float conversion, and a random
 subset of their (a, b) values is clustered. The result is saved as ``.npy``
 (no pickle) or ``.json`` and used with
-``--cfg-options`` on the ``QuantiseColour`` transform (``centroids=FILE``).
+``--cfg-options`` on the ``QuantiseColour`` transform (``centroids=FILE``); the
+model's number of colour classes and the reconstruction images follow the k of
+the file.
 """
 import argparse
 import sys

@@ -17,10 +17,12 @@ in the folder name (``a_mp4/``, ``a_avi/``).
   0, N, 2N, ... instead.
 - ``--short-side S`` resizes so that the shorter side is S pixels, keeping the
   aspect ratio (area interpolation when shrinking); 0 keeps the size.
-- A finished video gets a ``.done`` marker (JSON: frame count, settings); a
-  video whose folder has one for the same settings and frame count is
-  skipped, any other folder (a partial run, other settings) is cleared and
-  redone. Only frame files (digits + extension) and the marker are removed.
+- A finished video gets a ``.done`` marker (JSON: frame count, settings, the
+  source's frame rate and ``fps``, the rate of the written frames, at which
+  ``VideoFolder`` samples the folder); a video whose folder has one for the
+  same settings and frame count is skipped, any other folder (a partial run,
+  other settings) is cleared and redone. Only frame files (digits +
+  extension) and the marker are removed.
 - Videos run in a process pool (``forkserver`` workers, one OpenCV thread
   each). Files that cannot be decoded are skipped and listed at the end.
 
@@ -45,9 +47,10 @@ import av
 import cv2
 import numpy as np
 
-from corrflow.datasets.video_io import VIDEO_EXTENSIONS, DataError, probe_video
+from corrflow.datasets.video_io import (FRAMES_MARKER, VIDEO_EXTENSIONS, DataError,
+                                        extracted_frame_rate, probe_video)
 
-MARKER = '.done'
+MARKER = FRAMES_MARKER
 FRAME_FILE = re.compile(r'\d+\.(jpg|jpeg|png)')
 
 
@@ -229,6 +232,7 @@ def extract_video(job: dict) -> dict:
         if written == 0:
             raise DataError(f'video {video}: no frame could be decoded')
         marker = dict(frames=written, source=job['name'], source_fps=info.fps,
+                      fps=extracted_frame_rate(info.fps, settings['fps'], settings['every']),
                       size=[size[1], size[0]], settings=settings)
         tmp = out / f'{MARKER}.tmp'
         tmp.write_text(json.dumps(marker, indent=1))

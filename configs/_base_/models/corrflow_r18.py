@@ -9,7 +9,7 @@ model = dict(
     bottleneck=dict(
         type='ColourBottleneck', keep_prob=0.3, drop_counts=(1, 2), draw='iteration',
         jitter_prob=0.1, brightness=0.1, contrast=0.1, saturation=0.1, hue=0.1),
-    num_classes=16,
+    num_classes=None,  # the number of centroids of the pipeline's QuantiseColour (16 built in)
     cycle_weight=0.1,
     sampling_start=0.9,
     sampling_end=0.6,

@@ -9,7 +9,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from corrflow.datasets.video_io import read_image, read_video_frames
-from corrflow.models.layers.colour import load_centroids
+from corrflow.models.layers.colour import describe_centroids, load_centroids
 from corrflow.registry import TRANSFORMS
 
 __all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'QuantiseColour',
@@ -209,27 +209,42 @@ class QuantiseColour(BaseTransform):
     """Colour-class targets: OpenCV float Lab, nearest (a, b) centroid.
 
     Computed from the frames as they are (before any network-input
-    bottleneck), into ``results['colour_labels']`` (T, H, W) uint8.
+    bottleneck), into ``results['colour_labels']`` (T, H, W) uint8. The
+    labels travel with their palette: ``results['colour_centroids']`` (K, 2)
+    float32 and ``results['colour_centroids_source']`` (the file, or where the
+    numbers came from), which :class:`PackClipInputs` puts in the data sample.
+    The model's number of colour classes and the colours of the reconstruction
+    images are taken from them, so K is set here and nowhere else.
 
     Args:
         centroids (str | Sequence | None): ``None`` for the 16 Kinetics
             centroids of CorrFlow, a list of (a, b) pairs, or a ``.npy``/``.json``
-            file written by ``tools/analysis/compute_centroids.py``.
+            file written by ``tools/analysis/compute_centroids.py`` (any K from
+            2 to 256).
     """
 
     def __init__(self, centroids: str | Sequence | None = None) -> None:
         self.centroids = load_centroids(centroids).numpy()
+        self.centroids_source = describe_centroids(centroids)
         if len(self.centroids) > 256:
-            raise ValueError(f'at most 256 centroids are supported, got {len(self.centroids)}')
+            raise ValueError(f'at most 256 centroids are supported, got {len(self.centroids)} '
+                             f'({self.centroids_source})')
 
     def transform(self, results: dict) -> dict:
         results['colour_labels'] = quantise_frames(results['frames'], self.centroids)
+        results['colour_centroids'] = self.centroids
+        results['colour_centroids_source'] = self.centroids_source
         return results
 
 
 @TRANSFORMS.register_module()
 class PackClipInputs(BaseTransform):
     """Pack a clip into ``inputs`` (T, 3, H, W) uint8 and a plain-dict data sample.
+
+    Label maps (``colour_labels``, ``gt_masks``) become (T, H, W) tensors; the
+    palette of the colour labels (``colour_centroids`` (K, 2) numpy, which the
+    data preprocessor leaves on the CPU, and ``colour_centroids_source``) is
+    always packed with them.
 
     Args:
         meta_keys (Sequence[str]): keys of ``results`` copied into the data
@@ -247,4 +262,7 @@ class PackClipInputs(BaseTransform):
         for key in ('colour_labels', 'gt_masks'):  # per-frame label maps (T, H, W)
             if key in results:
                 sample[key] = torch.from_numpy(np.ascontiguousarray(np.stack(results[key])))
+        for key in ('colour_centroids', 'colour_centroids_source'):  # the labels' palette
+            if key in results:
+                sample[key] = results[key]
         return dict(inputs=inputs, data_samples=sample)

@@ -1,13 +1,17 @@
 """Logs input frames, colour targets and reconstructions as images."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from corrflow.models.layers.colour import labels_to_rgb, load_centroids, rgb_to_lab
+from corrflow.models.layers.colour import (describe_centroids, labels_to_rgb, load_centroids,
+                                           rgb_to_lab)
 from corrflow.registry import HOOKS
+from corrflow.utils.launch import ConfigError
 
 
 def reconstruction_panel(record: dict, centroids: torch.Tensor) -> np.ndarray:
@@ -48,19 +52,59 @@ class ReconstructionVisualizationHook(Hook):
     the frame's lightness; frame 0 is the given reference and stays black).
     Images go to every visualiser backend (TensorBoard and local files).
 
+    The colours are those of the centroids the clip's targets were quantised
+    with: the ``colour_centroids`` its data sample carries from
+    ``QuantiseColour`` (K of them, K = the model's number of classes).
+
     Args:
         interval (int): iterations between images.
-        centroids (str | list | None): the colour centroids of the target, as
-            given to ``QuantiseColour`` (None: the built-in Kinetics ones).
+        centroids (str | Sequence | None): colours for batches whose samples
+            carry no centroids (targets quantised elsewhere); None: the
+            built-in Kinetics ones. Centroids given here that differ from
+            those a batch carries are an error.
     """
 
     priority = 'LOW'
 
-    def __init__(self, interval: int = 500, centroids=None) -> None:
+    def __init__(self, interval: int = 500, centroids: str | Sequence | None = None) -> None:
         if interval < 1:
             raise ValueError(f'interval must be >= 1, got {interval}')
         self.interval = interval
         self.centroids = load_centroids(centroids)
+        self.centroids_given = centroids is not None
+        self.centroids_source = describe_centroids(centroids)
+
+    def palette(self, data_batch: dict | None, num_classes: int) -> torch.Tensor:
+        """(K, 2) centroids of the first clip of a batch, checked against the model.
+
+        Args:
+            data_batch (dict | None): the batch, ``data_samples`` a list of dicts.
+            num_classes (int): colour classes the model reconstructed.
+
+        Raises:
+            ConfigError: the hook's own centroids differ from the batch's, or
+                their number is not ``num_classes``.
+        """
+        samples = data_batch.get('data_samples') if isinstance(data_batch, dict) else None
+        first = samples[0] if isinstance(samples, (list, tuple)) and samples else {}
+        carried = first.get('colour_centroids') if isinstance(first, dict) else None
+        if carried is None:
+            palette, source = self.centroids, self.centroids_source
+        else:
+            palette = torch.as_tensor(carried, dtype=torch.float32)
+            source = first.get('colour_centroids_source', 'unnamed')
+            if self.centroids_given and (palette.shape != self.centroids.shape
+                                         or not torch.allclose(palette, self.centroids)):
+                raise ConfigError(
+                    f'ReconstructionVisualizationHook(centroids={self.centroids_source}) '
+                    f'differs from the {len(palette)} centroids the targets were quantised with '
+                    f'(QuantiseColour centroids={source}); leave the hook\'s centroids unset, it '
+                    'follows the data')
+        if len(palette) != num_classes:
+            raise ConfigError(f'ReconstructionVisualizationHook: the model reconstructs '
+                              f'{num_classes} colour classes, but the centroids {source} are '
+                              f'{len(palette)}')
+        return palette
 
     def _model(self, runner):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
@@ -75,5 +119,6 @@ class ReconstructionVisualizationHook(Hook):
         record = model.pop_record() if hasattr(model, 'pop_record') else None
         if record is None:
             return
-        panel = reconstruction_panel(record, self.centroids)
+        num_classes = record['preds'][0].shape[0]
+        panel = reconstruction_panel(record, self.palette(data_batch, num_classes))
         runner.visualizer.add_image('train/reconstruction', panel, step=runner.iter + 1)

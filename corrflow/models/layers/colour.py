@@ -21,7 +21,7 @@ from torch import Tensor
 
 __all__ = [
     'KINETICS_AB_CENTROIDS', 'rgb_to_lab', 'lab_to_rgb', 'quantise_ab', 'load_centroids',
-    'save_centroids', 'labels_to_rgb',
+    'save_centroids', 'labels_to_rgb', 'describe_centroids',
 ]
 
 #: The 16 (a, b) centroids of the original CorrFlow release, computed by
@@ -204,6 +204,15 @@ def load_centroids(source: str | Path | Sequence | Tensor | None) -> Tensor:
     if values.ndim != 2 or values.shape[1] != 2 or values.shape[0] < 2:
         raise ValueError(f'centroids must have shape (K, 2) with K >= 2, got {values.shape}')
     return torch.from_numpy(values.copy())
+
+
+def describe_centroids(source: str | Path | Sequence | Tensor | None) -> str:
+    """Name of a :func:`load_centroids` source for messages: the file, or where the numbers are."""
+    if source is None:
+        return f'None, the built-in {len(KINETICS_AB_CENTROIDS)} Kinetics centroids'
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return 'a list of (a, b) numbers'
 
 
 def save_centroids(path: str | Path, centroids: np.ndarray | Tensor) -> None:
