@@ -52,17 +52,19 @@ TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['corrf
 FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['corrflow.datasets'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['corrflow.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['corrflow.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['corrflow.engine'])
 
 # Pass-through nodes: mmengine's components, reachable from the corrflow scope.
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
 RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS)
 STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES)
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR)

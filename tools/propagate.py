@@ -3,7 +3,8 @@
 Usage::
 
     python tools/propagate.py VIDEO FIRST_LABELS --checkpoint CKPT [--config CFG] [--out DIR] \
-        [--threshold T] [--device cpu] [--fps F] [--no-video] [--cfg-options k=v ...]
+        [--threshold T] [--device cpu] [--amp [auto|bf16|fp16|fp32]] [--fps F] [--no-video]
+        [--cfg-options k=v ...]
 
 VIDEO is a video file (mp4, avi, webm, mkv, mov) or a folder of frames (read in
 natural order, ``f2`` before ``f10``). FIRST_LABELS labels its first frame:
@@ -64,6 +65,7 @@ from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 from corrflow.utils.checkpoint import CheckpointError
 from corrflow.utils.launch import ConfigError, run_with_one_line_errors
+from corrflow.utils.precision import AMP_CHOICES, PrecisionError
 from corrflow.visualization import draw_keypoint_trails, overlay_masks, write_gif, write_video
 
 #: Frame rate of the overlays when the video states none (a folder of frames).
@@ -82,7 +84,7 @@ class PropagateError(ValueError):
 
 # Errors caused by the input, shown as one line; anything else is a bug and keeps its traceback.
 USER_ERRORS = (PropagateError, DataError, CheckpointError, ConfigError, ConfigParsingError,
-               OSError)
+               PrecisionError, OSError)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,6 +107,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              'anti-aliased 0..255 mask)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='cpu, cuda or cuda:N (default: cuda when available)')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=AMP_CHOICES, default=None,
+                        help='mixed precision of the backbone and the affinity products: bf16 '
+                             'on GPUs that support it and on CPUs with bf16 matrix units (AMX), '
+                             'fp16 on other GPUs, fp32 (with a warning) on other CPUs; or force '
+                             'bf16 / fp16 / fp32 (default: the config\'s model.amp, fp32)')
     parser.add_argument('--fps', type=float, default=None,
                         help='frame rate of overlay.mp4 (default: the video\'s, 10 for frames)')
     parser.add_argument('--no-video', action='store_true',
@@ -224,9 +231,10 @@ def run(args: argparse.Namespace) -> None:
         print(f'first-frame labels: {args.first_labels}: {len(labels["keypoints"])} keypoints',
               flush=True)
 
-    model = init_model(cfg, args.checkpoint, args.device)
+    model = init_model(cfg, args.checkpoint, args.device, amp=args.amp)
     print(f'model: {type(model.backbone).__name__}, protocol {model.describe()["protocol"]}, '
-          f'checkpoint {args.checkpoint}, device {args.device}', flush=True)
+          f'checkpoint {args.checkpoint}, device {args.device}, precision '
+          f'{model.precision.describe()}', flush=True)
     bar = ProgressBar(T - 1, file=sys.stdout)
     start = time.perf_counter()
     result = propagate(model, frames, labels.get('mask', labels.get('keypoints')),

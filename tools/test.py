@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 from corrflow.utils import allow_mmengine_checkpoints, load_model_weights
 from corrflow.utils.launch import (ConfigError, check_cfg_options, setup_test_distributed,
                                    teardown_distributed, user_error_message)
+from corrflow.utils.precision import AMP_CHOICES
 
 TASKS = ('davis', 'jhmdb', 'vip')
 
@@ -31,6 +32,11 @@ def parse_args():
     parser.add_argument('--work-dir', help='output folder (default: eval/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.propagation.radius=8')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=AMP_CHOICES, default=None,
+                        help='mixed precision of the backbone and the affinity products: bf16 '
+                             'on GPUs that support it and on CPUs with bf16 matrix units (AMX), '
+                             'fp16 on other GPUs, fp32 (with a warning) on other CPUs; or force '
+                             'bf16 / fp16 / fp32 (default: the config\'s model.amp, fp32)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -55,6 +61,11 @@ def build_config(args) -> Config:
     cfg.work_dir = args.work_dir or osp.join(
         'eval', osp.splitext(osp.basename(args.config))[0])
     cfg.test_evaluator.out_dir = osp.join(cfg.work_dir, args.task)
+    if args.amp is not None:
+        if cfg.model.get('type') != 'LabelPropagator':
+            raise ConfigError(f'--amp: the model of {args.config} is a {cfg.model.get("type")}, '
+                              'not a LabelPropagator; set amp in its propagation settings')
+        cfg.model.amp = args.amp
     cfg.launcher = 'none'  # sharding only needs the process group, not DDP
     cfg.load_from = None
     return cfg
@@ -73,6 +84,9 @@ def main() -> int:
             if info['unused']:
                 runner.logger.info(f'checkpoint entries not used by the propagator: '
                                    f'{len(info["unused"])} (e.g. {info["unused"][0]})')
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        if hasattr(model, 'precision'):
+            runner.logger.info(f'precision: {model.precision.describe()}')
         metrics = runner.test()
         if get_rank() == 0:
             out_dir = cfg.test_evaluator.out_dir

@@ -7,10 +7,12 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from corrflow.engine import apply_total_batch, launcher_world_size
 from corrflow.utils import allow_mmengine_checkpoints, load_checkpoint_file
 from corrflow.utils.launch import (ConfigError, check_cfg_options, set_dataset_root,
                                    setup_cpu_distributed, teardown_distributed,
                                    user_error_message)
+from corrflow.utils.precision import AMP_CHOICES, apply_precision, cpu_description
 
 
 def parse_args():
@@ -19,10 +21,16 @@ def parse_args():
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', nargs='?', const='auto', metavar='PATH',
                         help='resume from PATH, or from the latest checkpoint of the work dir')
-    parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=AMP_CHOICES, default=None,
+                        help='mixed precision: bf16 on GPUs that support it and on CPUs with '
+                             'bf16 matrix units (AMX), fp16 with loss scaling on other GPUs, '
+                             'fp32 (with a warning) on other CPUs; or force bf16 / fp16 / fp32 '
+                             '(default: the config\'s `amp`, off)')
     parser.add_argument('--data-root', help='data_root of the training dataset(s) that take one')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the total batch / auto_scale_lr.base_batch_size')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -44,9 +52,14 @@ def build_config(args) -> Config:
         if set_dataset_root(cfg.train_dataloader.dataset, args.data_root) == 0:
             raise ConfigError(f'--data-root: no training dataset of {args.config} takes a '
                               'data_root')
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp is not None:
+        cfg.amp = args.amp
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ConfigError(f'--auto-scale-lr: {args.config} sets no auto_scale_lr.'
+                              'base_batch_size (the total batch its lr is set for); add '
+                              'auto_scale_lr = dict(enable=False, base_batch_size=N)')
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
@@ -61,12 +74,15 @@ def main() -> int:
     runner, ok = None, False
     try:
         cfg = build_config(args)
-        if args.amp:
-            import torch
-            if not torch.cuda.is_available():
-                raise ConfigError('--amp needs a CUDA GPU; none is available')
+        precision = apply_precision(cfg)
+        if precision.warning:
+            print(f'warning: {precision.warning}', file=sys.stderr)
         setup_cpu_distributed(cfg, args.launcher)
+        schedule = apply_total_batch(cfg, launcher_world_size(args.launcher))
         runner = Runner.from_cfg(cfg)
+        for line in schedule:  # the log states the total batch and the lr schedule
+            runner.logger.info(line)
+        runner.logger.info(f'precision: {precision.describe()}; {cpu_description()}')
         runner.train()
         ok = True
     except Exception as err:  # one clear line for bad input, full traceback otherwise

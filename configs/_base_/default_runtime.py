@@ -29,6 +29,11 @@ custom_hooks = [
     dict(type='VideoProgressHook'),
 ]
 
+# Mixed precision of training (tools/train.py --amp sets it): None (fp32), 'auto' (bf16 on
+# GPUs that support it and on CPUs with bf16 matrix units, fp16 with loss scaling on
+# other GPUs, fp32 with a warning on other CPUs), 'bf16' or 'fp16'.
+amp = None
+
 randomness = dict(seed=0, deterministic=False)
 load_from = None
 resume = False

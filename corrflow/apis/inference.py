@@ -65,7 +65,8 @@ def load_test_config(config: str | Path | None = None,
 
 
 def init_model(config: str | Path | Config | None = None, checkpoint: str | Path | None = None,
-               device: str | torch.device = 'cpu', cfg_options: dict | None = None):
+               device: str | torch.device = 'cpu', cfg_options: dict | None = None,
+               amp: str | bool | None = None):
     """Build a label propagator from a test config and load its weights.
 
     Args:
@@ -77,6 +78,9 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
         cfg_options: overrides merged into the config (e.g.
             ``{'model.input_size': 480}``); keys must exist (see
             :func:`load_test_config`).
+        amp: mixed precision (``'auto'``, ``'bf16'``, ``'fp16'``, ``'fp32'``);
+            ``None`` keeps the config's ``model.amp`` (see
+            :func:`corrflow.utils.precision.resolve_precision`).
 
     Returns:
         LabelPropagator: in eval mode, with ``cfg`` attached.
@@ -101,6 +105,8 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
     if model_cfg.get('type') != 'LabelPropagator':
         raise ConfigError(f'config model is a {model_cfg.get("type")}; use a test config whose '
                           'model is a LabelPropagator (configs/test/*.py)')
+    if amp is not None:
+        model_cfg.amp = amp
     model = MODELS.build(model_cfg)
     if checkpoint is not None and str(checkpoint).lower() != 'none':
         load_model_weights(model, checkpoint)

@@ -1,10 +1,14 @@
 from .hooks import ReconstructionVisualizationHook, ScheduledSamplingHook, VideoProgressHook
+from .optim_wrapper import CPUAutocastOptimWrapper
 from .resumable_loop import ResumableInfiniteSampler, ResumableIterBasedTrainLoop
+from .total_batch import (SampleMultiStepLR, apply_total_batch, launcher_world_size,
+                          samples_to_iters)
 
 # Runs that use corrflow's engine write checkpoints that load with weights_only=True.
 from corrflow.utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 
-__all__ = ['ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'VideoProgressHook',
-           'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop']
+__all__ = ['CPUAutocastOptimWrapper', 'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
+           'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
+           'SampleMultiStepLR', 'apply_total_batch', 'launcher_world_size', 'samples_to_iters']

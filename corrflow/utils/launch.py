@@ -202,9 +202,10 @@ def user_error_message(err: BaseException) -> str | None:
 
     from corrflow.datasets.video_io import DataError
     from corrflow.utils.checkpoint import CheckpointError
+    from corrflow.utils.precision import PrecisionError
 
-    user_types = (DataError, CheckpointError, ConfigError, FileNotFoundError, NotADirectoryError,
-                  ConfigParsingError)
+    user_types = (DataError, CheckpointError, ConfigError, PrecisionError, FileNotFoundError,
+                  NotADirectoryError, ConfigParsingError)
     import pickle
 
     text = str(err)

@@ -1,11 +1,13 @@
 """tools/train.py on the real demo config, shortened; resume; distributed; bad input."""
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 from corrflow.utils import load_checkpoint_file
 
+REPO = Path(__file__).resolve().parents[2]
 DEMO = 'configs/train/corrflow_r18_demo.py'
 SHORT = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False',
@@ -23,6 +25,10 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
                  'train_cfg.max_iters=2', *SHORT)
     assert first.returncode == 0, first.stderr[-3000:]
     assert len(losses(first.stdout + first.stderr)) == 2
+    # the log states the total batch and the lr schedule
+    for line in ('total batch 2 = 1 process x 2 clips', 'lr milestones: none',
+                 'auto_scale_lr off: lr 0.001'):
+        assert line in first.stdout, first.stdout[-3000:]
     ckpt = load_checkpoint_file(work / 'iter_2.pth')  # weights_only=True
     assert ckpt['meta']['iter'] == 2
     assert any(k.startswith('backbone.') for k in ckpt['state_dict'])
@@ -42,10 +48,15 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
 
 def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
     result = tool('bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(tmp_path),
-                  '--cfg-options', 'train_cfg.max_iters=2', *SHORT, env=dict(PORT='29631'))
+                  '--auto-scale-lr', '--cfg-options', 'train_cfg.max_iters=2', *SHORT,
+                  env=dict(PORT='29631'))
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'terminate called' not in log
+    # 2 processes x 2 clips: mmengine scales the lr by the same total batch (4 / base 4)
+    assert log.count('total batch 4 = 2 processes x 2 clips') == 1
+    assert 'auto_scale_lr on: lr 0.001 = 0.001 x total batch 4 / base batch 4' in log
+    assert 'the current batch size is 4' in log
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
@@ -61,6 +72,72 @@ def test_bad_config_gives_one_clear_error(tool, tmp_path, options, message):
     assert 'Traceback' not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith('error:')]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--cfg-options', 'param_scheduler.0.milestones=[400000,-5]'],
+     'error: lr milestone -5 is not a positive whole number of samples'),
+    (['--cfg-options', 'train_dataloader.batch_size=0'],
+     'error: train_dataloader.batch_size must be a positive integer'),
+])
+def test_bad_schedule_gives_one_clear_error(tool, tmp_path, args, message):
+    result = tool('tools/train.py', 'configs/train/corrflow_r18.py', '--work-dir', str(tmp_path),
+                  *args)
+    assert result.returncode == 1
+    assert 'Traceback' not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+
+
+def test_sample_milestones_set_the_lr_of_a_real_run(tool, tmp_path):
+    config = tmp_path / 'demo_samples.py'
+    config.write_text(f"_base_ = ['{REPO}/{DEMO}']\n"
+                      "param_scheduler = [dict(type='SampleMultiStepLR', milestones=[4, 8], "
+                      "gamma=0.5)]\n")
+    work = tmp_path / 'work'
+    result = tool('tools/train.py', str(config), '--work-dir', str(work), '--cfg-options',
+                  'train_cfg.max_iters=5', *SHORT)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'lr x0.5 at iterations 2, 4 = 4, 8 samples // total batch 2' in log
+    # 4 // 2 = 2 and 8 // 2 = 4 iterations: the lr logged after iterations 3 and 5
+    lrs = [float(x) for x in re.findall(r'Iter\(train\) \[\d/5\]\s+lr: ([0-9.e+-]+)', log)]
+    assert lrs == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4], log[-3000:]
+    # resuming at another total batch would move the milestones: refused
+    again = tool('tools/train.py', str(config), '--work-dir', str(work), '--resume',
+                 '--cfg-options', 'train_cfg.max_iters=6', *SHORT, 'train_dataloader.batch_size=1')
+    assert again.returncode == 1 and 'Traceback' not in again.stderr
+    assert 'error: the checkpoint was trained at a total batch of 2, this run has 1' \
+        in again.stderr, again.stderr[-2000:]
+
+
+def test_auto_scale_lr_needs_a_base_batch(tool, tmp_path):
+    config = tmp_path / 'no_base.py'
+    config.write_text(f"_base_ = ['{REPO}/{DEMO}']\nauto_scale_lr = dict(_delete_=True)\n")
+    result = tool('tools/train.py', str(config), '--work-dir', str(tmp_path), '--auto-scale-lr')
+    assert result.returncode == 1
+    assert 'Traceback' not in result.stderr
+    assert 'error: --auto-scale-lr:' in result.stderr and 'base_batch_size' in result.stderr
+
+
+def test_recomputed_centroids_set_the_number_of_classes(tool, tmp_path):
+    centroids = tmp_path / 'c20.npy'
+    made = tool('tools/analysis/compute_centroids.py', DEMO, '--clips', '4', '-k', '20',
+                '--out', str(centroids))
+    assert made.returncode == 0, made.stderr[-2000:]
+    own = f'train_dataloader.dataset.datasets.0.pipeline.1.centroids={centroids}'
+    trained = tool('tools/train.py', DEMO, '--work-dir', str(tmp_path / 'own'), '--cfg-options',
+                   'train_cfg.max_iters=1', own, *SHORT)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert len(losses(trained.stdout + trained.stderr)) == 1
+    # an explicit number of classes that contradicts the centroids: one line naming both
+    bad = tool('tools/train.py', DEMO, '--work-dir', str(tmp_path / 'bad'), '--cfg-options',
+               'train_cfg.max_iters=1', own, 'model.num_classes=16', *SHORT)
+    assert bad.returncode == 1 and 'Traceback' not in bad.stderr
+    lines = [line for line in bad.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1, bad.stderr[-2000:]
+    assert 'num_classes=16' in lines[0] and '20 colour centroids' in lines[0]
+    assert str(centroids) in lines[0]
 
 
 def test_missing_data_root_is_reported(tool, tmp_path):

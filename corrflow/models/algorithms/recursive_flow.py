@@ -7,8 +7,11 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
 from corrflow.models.trackers.label_propagator import LabelPropagator
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
+from corrflow.utils.precision import autocast_off, full_precision
 
 _DRAW_MODES = ('iteration', 'sample')
 
@@ -30,8 +33,10 @@ def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
         Tensor: scalar, mean over pixels of ``-log(p + 1e-8)`` of the target class
         after bilinear upsampling of ``prob`` to (H, W).
     """
-    up = F.interpolate(prob, size=target.shape[-2:], mode='bilinear', align_corners=False)
-    return F.nll_loss(torch.log(up + 1e-8), target)
+    with autocast_off(prob.device.type):  # losses in fp32 under mixed precision
+        up = F.interpolate(prob.to(full_precision(prob.dtype)), size=target.shape[-2:],
+                           mode='bilinear', align_corners=False)
+        return F.nll_loss(torch.log(up + 1e-8), target)
 
 
 @MODELS.register_module()
@@ -56,7 +61,12 @@ class RecursiveFlow(BaseModel):
         head (dict | nn.Module): restricted attention head.
         bottleneck (dict | nn.Module | None): information bottleneck applied to
             the input frames in training.
-        num_classes (int): number of colour classes L.
+        num_classes (int | None): number of colour classes L. ``None`` (the
+            default) takes it from the data: the number of centroids the
+            targets were quantised with (``colour_centroids`` of the data
+            samples, set by ``QuantiseColour``), or 16 (the built-in centroids)
+            for samples that carry none. A number that contradicts the
+            samples' centroids is an error naming both and the centroid file.
         cycle_weight (float): weight of the cycle-consistency terms.
         sampling_start (float): sampling probability at the start of training.
         sampling_end (float): sampling probability at the end of training.
@@ -72,7 +82,8 @@ class RecursiveFlow(BaseModel):
 
     def __init__(self, backbone: dict | nn.Module, neck: dict | nn.Module,
                  head: dict | nn.Module, bottleneck: dict | nn.Module | None = None,
-                 num_classes: int = 16, cycle_weight: float = 0.1, sampling_start: float = 0.9,
+                 num_classes: int | None = None, cycle_weight: float = 0.1,
+                 sampling_start: float = 0.9,
                  sampling_end: float = 0.6, sampling_draw: str = 'iteration',
                  propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
@@ -84,6 +95,8 @@ class RecursiveFlow(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if sampling_draw not in _DRAW_MODES:
             raise ValueError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
+        if num_classes is not None and num_classes < 2:
+            raise ValueError(f'num_classes must be None (from the data) or >= 2, got {num_classes}')
         self.backbone = _build(backbone)
         self.neck = _build(neck)
         self.head = _build(head)
@@ -110,12 +123,70 @@ class RecursiveFlow(BaseModel):
 
     # ------------------------------------------------------------------ features
     def embed(self, frames: Tensor) -> Tensor:
-        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s) embedding."""
-        return self.neck(self.backbone(frames))
+        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s) embedding.
+
+        The backbone runs channels-last (faster convolutions on CPUs and GPUs,
+        in fp32 as in bf16/fp16).
+        """
+        return self.neck(self.backbone(frames.contiguous(memory_format=torch.channels_last)))
 
     def attend(self, target_emb: Tensor, ref_emb: Tensor, ref_labels: Tensor) -> Tensor:
         """Label distributions of the target frame copied from the reference frame."""
         return self.head(target_emb, ref_emb, ref_labels)
+
+    # ------------------------------------------------------------------ colour classes
+    def colour_classes(self, data_samples: list[dict], targets: Tensor) -> int:
+        """Number of colour classes L of a batch, checked against its targets.
+
+        L is the number of centroids the targets were quantised with (the
+        samples' ``colour_centroids``); ``num_classes``, when set, must agree
+        with it. For samples that carry no centroids L is ``num_classes``, or
+        16 (the built-in centroids) when unset.
+
+        Args:
+            data_samples (list[dict]): the batch's samples.
+            targets (Tensor): (B, T, H, W) integer colour labels.
+
+        Returns:
+            int: L.
+
+        Raises:
+            ConfigError: the clips of the batch were quantised with different
+                centroids, ``num_classes`` contradicts their centroids, or a
+                label lies outside [0, L).
+        """
+        palettes = {None if s.get('colour_centroids') is None else
+                    (len(s['colour_centroids']), s.get('colour_centroids_source', 'unnamed'))
+                    for s in data_samples}
+        if len(palettes) > 1:
+            found = '; '.join(sorted('no centroids' if p is None else f'{p[0]} centroids of {p[1]}'
+                                     for p in palettes))
+            raise ConfigError(f'the clips of one batch were quantised with different colour '
+                              f'centroids ({found}); give every QuantiseColour of the training '
+                              'pipelines the same centroids')
+        palette = palettes.pop()
+        if palette is None:
+            num_classes = self.num_classes or len(KINETICS_AB_CENTROIDS)
+            origin = (f'RecursiveFlow(num_classes={self.num_classes})' if self.num_classes
+                      else 'the built-in centroids')
+            hint = ('the data samples carry no colour_centroids: quantise the targets with '
+                    'QuantiseColour, or set num_classes to their number of classes')
+        else:
+            num_classes, source = palette
+            if self.num_classes is not None and self.num_classes != num_classes:
+                raise ConfigError(
+                    f'RecursiveFlow(num_classes={self.num_classes}) contradicts the '
+                    f'{num_classes} colour centroids the targets were quantised with '
+                    f'(QuantiseColour centroids={source}); leave num_classes unset (it then '
+                    f'follows the centroids) or set it to {num_classes}')
+            origin = f'the centroids {source}'
+            hint = 'the colour labels were changed after QuantiseColour'
+        low, high = torch.stack(torch.aminmax(targets)).tolist()
+        if low < 0 or high >= num_classes:
+            bad = high if high >= num_classes else low
+            raise ConfigError(f'colour label {bad} is outside [0, {num_classes}) of the '
+                              f'{num_classes} colour classes of {origin}; {hint}')
+        return num_classes
 
     # ------------------------------------------------------------------ mmengine API
     def forward(self, inputs: Tensor, data_samples: list[dict] | None = None,
@@ -145,12 +216,15 @@ class RecursiveFlow(BaseModel):
 
         Args:
             inputs (Tensor): (B, T, 3, H, W) RGB in [0, 1], T >= 2.
-            data_samples (list[dict]): each with ``colour_labels`` (T, H, W).
+            data_samples (list[dict]): each with ``colour_labels`` (T, H, W)
+                and, from ``QuantiseColour``, their ``colour_centroids``
+                (see :meth:`colour_classes`).
 
         Returns:
             dict: ``loss_short``, ``loss_cycle`` and the logged ``sampling_prob``.
         """
         targets = torch.stack([s['colour_labels'] for s in data_samples]).long()  # (B, T, H, W)
+        num_classes = self.colour_classes(data_samples, targets)
         B, T = inputs.shape[:2]
         if T < 2:
             raise ValueError(f'clips need at least 2 frames, got {T}')
@@ -159,7 +233,9 @@ class RecursiveFlow(BaseModel):
         # time step, the same as recomputing the embedding in every attend call.
         emb = [self.embed(net_in[:, t]) for t in range(T)]  # T x (B, C, h, w)
         size = emb[0].shape[-2:]
-        onehot = [self.head.downsample_labels(targets[:, t], self.num_classes, size).to(emb[0])
+        # fp32 one-hot maps (also under mixed precision: the scheduled-sampling mix is fp32)
+        onehot = [self.head.downsample_labels(targets[:, t], num_classes, size)
+                  .to(emb[0].device, full_precision(emb[0].dtype))
                   for t in range(T)]  # T x (B, L, h, w)
 
         prob = self.sampling_prob

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from corrflow.utils.precision import autocast_dtype, autocast_off
+
 __all__ = [
     'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
     'tiles_per_chunk',
@@ -279,53 +281,17 @@ def _add_bias(aff: Tensor, bias: Tensor, B: int, T: int) -> None:
     aff.view(B, n, Q, T, P).add_(bias.to(aff.dtype)[None, :, :, None, :])
 
 
-class _TiledSoftmaxAttention(torch.autograd.Function):
-    """Softmax attention of query tiles over gathered key regions, one chunk of tiles.
+def _product(a: Tensor, b: Tensor, acc_dtype: torch.dtype, out: Tensor | None = None) -> Tensor:
+    """``bmm(a, b)`` in the dtype of ``a`` and ``b``, returned in ``acc_dtype``.
 
-    Forward: ``out = softmax(q @ k_reg^T + bias) @ v_reg`` with ``k_reg``/``v_reg``
-    gathered from channels-last maps by ``index``. Backward: four batched GEMMs,
-    the softmax gradient, and scatter-adds of the region gradients.
+    bf16/fp16 GEMMs accumulate in fp32 on CPUs (oneDNN) and GPUs (cuBLAS); the
+    result is widened to ``acc_dtype`` for everything that follows (bias,
+    softmax, gradients). ``out`` (of ``acc_dtype``) receives the result when given.
     """
-
-    @staticmethod
-    def forward(ctx, q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor,
-                bias: Tensor) -> Tensor:
-        # q_tiles: (B*n, Q, C); k_cl: (B, T*Hk*Wk, C); v_cl: (B, T*Hk*Wk, L)
-        # index: (n*T*P,); bias: (n, Q, P), shared by the T frames
-        B = k_cl.shape[0]
-        n, Q, P = bias.shape
-        TP = index.numel() // n
-        k_reg = k_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, C)
-        v_reg = v_cl[:, index].view(B * n, TP, -1)  # (B*n, T*P, L)
-        aff = torch.bmm(q_tiles, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
-        _add_bias(aff, bias, B, TP // P)
-        prob = torch.softmax(aff, dim=-1)  # (B*n, Q, T*P)
-        ctx.save_for_backward(q_tiles, k_reg, v_reg, prob, index)
-        ctx.map_shapes = (k_cl.shape, v_cl.shape)
-        return torch.bmm(prob, v_reg)  # (B*n, Q, L)
-
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):
-        q_tiles, k_reg, v_reg, prob, index = ctx.saved_tensors
-        k_shape, v_shape = ctx.map_shapes
-        B = k_shape[0]
-        grad_q = grad_k = grad_v = None
-        grad_out = grad_out.contiguous()
-        if ctx.needs_input_grad[2]:
-            grad_v_reg = torch.bmm(prob.transpose(1, 2), grad_out)  # (B*n, T*P, L)
-            grad_v = grad_out.new_zeros(v_shape).index_add_(
-                1, index, grad_v_reg.view(B, -1, v_shape[-1]))
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            grad_aff = torch.bmm(grad_out, v_reg.transpose(1, 2))  # (B*n, Q, T*P)
-            grad_aff -= (grad_aff * prob).sum(-1, keepdim=True)
-            grad_aff *= prob  # softmax backward
-            if ctx.needs_input_grad[0]:
-                grad_q = torch.bmm(grad_aff, k_reg)  # (B*n, Q, C)
-            if ctx.needs_input_grad[1]:
-                grad_k_reg = torch.bmm(grad_aff.transpose(1, 2), q_tiles)  # (B*n, T*P, C)
-                grad_k = grad_out.new_zeros(k_shape).index_add_(
-                    1, index, grad_k_reg.view(B, -1, k_shape[-1]))
-        return grad_q, grad_k, grad_v, None, None
+    if a.dtype == acc_dtype:
+        return torch.bmm(a, b, out=out) if out is not None else torch.bmm(a, b)
+    low = torch.bmm(a, b)
+    return out.copy_(low) if out is not None else low.to(acc_dtype)
 
 
 class _Workspace:
@@ -334,11 +300,13 @@ class _Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, Tensor] = {}
 
-    def take(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    def take(self, name: str, shape: tuple[int, ...], like: Tensor,
+             dtype: torch.dtype | None = None) -> Tensor:
+        dtype = dtype or like.dtype
         numel = math.prod(shape)
         buf = self._buffers.get(name)
-        if buf is None or buf.numel() < numel or buf.dtype != like.dtype:
-            buf = like.new_empty(numel)
+        if buf is None or buf.numel() < numel or buf.dtype != dtype:
+            buf = like.new_empty(numel, dtype=dtype)
             self._buffers[name] = buf
         return buf[:numel].view(shape)
 
@@ -349,11 +317,149 @@ class _Workspace:
         return torch.index_select(maps, 1, index, out=out)
 
 
-def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor:
-    """T maps (B, C, H, W) -> (B, T * Hk * Wk, C): zero-padded, channels last, concatenated."""
-    padded = [F.pad(m, pad).permute(0, 2, 3, 1) for m in maps]  # T x (B, Hk, Wk, C)
+def _regions(maps: Tensor, index: Tensor, n: int, workspace: _Workspace | None,
+             name: str) -> Tensor:
+    """Key or value regions (B*n, T*P, D) of a chunk, gathered from (B, T*Hk*Wk, D) maps."""
+    B, D = maps.shape[0], maps.shape[-1]
+    regions = maps[:, index] if workspace is None else workspace.gather(name, maps, index)
+    return regions.view(B * n, index.numel() // n, D)
+
+
+def _masked_affinity(q_tiles: Tensor, k_reg: Tensor, bias: Tensor, B: int,
+                     acc_dtype: torch.dtype, workspace: _Workspace | None) -> Tensor:
+    """(B*n, Q, T*P) affinities of a chunk, in ``acc_dtype``, with out-of-window keys at -inf."""
+    n, Q, P = bias.shape
+    TP = k_reg.shape[1]
+    out = None if workspace is None else workspace.take('aff', (B * n, Q, TP), q_tiles,
+                                                         acc_dtype)
+    aff = _product(q_tiles, k_reg.transpose(1, 2), acc_dtype, out)
+    _add_bias(aff, bias, B, TP // P)
+    return aff
+
+
+def _softmax_chunk(q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor, bias: Tensor,
+                   acc_dtype: torch.dtype, workspace: _Workspace | None):
+    """Softmax attention of one chunk: ``(out, k_reg, v_reg, prob)``.
+
+    The affinity and aggregation products run in the dtype of the maps (the
+    autocast dtype under mixed precision); the softmax runs in place, in
+    ``acc_dtype``, and so does the output.
+    """
+    B = k_cl.shape[0]
+    n = bias.shape[0]
+    k_reg = _regions(k_cl, index, n, workspace, 'key')  # (B*n, T*P, C)
+    v_reg = _regions(v_cl, index, n, workspace, 'value')  # (B*n, T*P, L)
+    prob = _masked_affinity(q_tiles, k_reg, bias, B, acc_dtype, workspace)  # (B*n, Q, T*P)
+    prob.sub_(prob.amax(-1, keepdim=True)).exp_()
+    prob.div_(prob.sum(-1, keepdim=True))
+    low = prob if v_reg.dtype == acc_dtype else prob.to(v_reg.dtype)
+    out = _product(low, v_reg, acc_dtype)  # (B*n, Q, L)
+    return out, k_reg, v_reg, prob
+
+
+class _TiledSoftmaxAttention(torch.autograd.Function):
+    """Softmax attention of query tiles over gathered key regions, one chunk of tiles.
+
+    Forward: ``out = softmax(q @ k_reg^T + bias) @ v_reg`` with ``k_reg``/``v_reg``
+    gathered from channels-last maps by ``index``. Backward: four batched GEMMs,
+    the softmax gradient, and scatter-adds of the region gradients.
+
+    Autocast behaviour (declared, not inherited): forward and backward run with
+    autocast disabled on the inputs' device and cast explicitly. The products
+    run in the dtype of ``q_tiles``/``k_cl``/``v_cl`` (the caller casts them to
+    the autocast dtype, see :func:`_tiled_attention`); affinities, the softmax,
+    its gradient, the output and the scatter-added region gradients are in
+    ``acc_dtype`` (fp32 under mixed precision). Each input's gradient comes back
+    in that input's dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor,
+                bias: Tensor, acc_dtype: torch.dtype) -> Tensor:
+        # q_tiles: (B*n, Q, C); k_cl: (B, T*Hk*Wk, C); v_cl: (B, T*Hk*Wk, L)
+        # index: (n*T*P,); bias: (n, Q, P), shared by the T frames
+        with autocast_off(q_tiles.device.type):
+            out, k_reg, v_reg, prob = _softmax_chunk(q_tiles, k_cl, v_cl, index, bias,
+                                                     acc_dtype, None)
+        ctx.save_for_backward(q_tiles, k_reg, v_reg, prob, index)
+        ctx.map_shapes = (k_cl.shape, v_cl.shape)
+        ctx.acc_dtype = acc_dtype
+        return out  # (B*n, Q, L)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        q_tiles, k_reg, v_reg, prob, index = ctx.saved_tensors
+        with autocast_off(grad_out.device.type):
+            grads = _softmax_chunk_backward(ctx, grad_out, q_tiles, k_reg, v_reg, prob, index)
+        return (*grads, None, None, None)
+
+
+def _softmax_chunk_backward(ctx, grad_out: Tensor, q_tiles: Tensor, k_reg: Tensor,
+                            v_reg: Tensor, prob: Tensor, index: Tensor):
+    """Gradients of :class:`_TiledSoftmaxAttention` for (q_tiles, k_cl, v_cl)."""
+    k_shape, v_shape = ctx.map_shapes
+    acc = ctx.acc_dtype
+    B = k_shape[0]
+    low = k_reg.dtype
+    grad_q = grad_k = grad_v = None
+    grad_out = grad_out.to(acc).contiguous()
+    grad_low = grad_out if low == acc else grad_out.to(low)
+    if ctx.needs_input_grad[2]:
+        prob_low = prob if v_reg.dtype == acc else prob.to(v_reg.dtype)
+        grad_v_reg = _product(prob_low.transpose(1, 2), grad_low.to(v_reg.dtype), acc)
+        grad_v = grad_out.new_zeros(v_shape).index_add_(
+            1, index, grad_v_reg.view(B, -1, v_shape[-1])).to(v_reg.dtype)
+    if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+        grad_aff = _product(grad_low.to(v_reg.dtype), v_reg.transpose(1, 2), acc)
+        grad_aff -= (grad_aff * prob).sum(-1, keepdim=True)
+        grad_aff *= prob  # softmax backward, (B*n, Q, T*P)
+        grad_aff_low = grad_aff if low == acc else grad_aff.to(low)
+        if ctx.needs_input_grad[0]:
+            grad_q = torch.bmm(grad_aff_low, k_reg)  # (B*n, Q, C)
+        if ctx.needs_input_grad[1]:
+            grad_k_reg = _product(grad_aff_low.transpose(1, 2), q_tiles, acc)  # (B*n, T*P, C)
+            grad_k = grad_out.new_zeros(k_shape).index_add_(
+                1, index, grad_k_reg.view(B, -1, k_shape[-1])).to(low)
+    return grad_q, grad_k, grad_v
+
+
+def _topk_chunk(q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor, bias: Tensor,
+                acc_dtype: torch.dtype, workspace: _Workspace | None, reduce) -> Tensor:
+    """A chunk through ``reduce(aff, v_reg)``: affinity product in the maps' dtype, the rest in
+    ``acc_dtype`` (values are kept in it: the reduction is not a product)."""
+    B = k_cl.shape[0]
+    n = bias.shape[0]
+    k_reg = _regions(k_cl, index, n, workspace, 'key')  # (B*n, T*P, C)
+    v_reg = _regions(v_cl, index, n, workspace, 'value')  # (B*n, T*P, L)
+    aff = _masked_affinity(q_tiles, k_reg, bias, B, acc_dtype, workspace)  # (B*n, Q, T*P)
+    return reduce(aff, v_reg)  # (B*n, Q, L)
+
+
+def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int],
+                          dtype: torch.dtype) -> Tensor:
+    """T maps (B, C, H, W) -> (B, T * Hk * Wk, C) in ``dtype``: zero-padded, channels last,
+    concatenated."""
+    padded = [F.pad(m.to(dtype), pad).permute(0, 2, 3, 1) for m in maps]  # T x (B, Hk, Wk, C)
     B, Hk, Wk, C = padded[0].shape
     return torch.cat(padded, dim=1).reshape(B, len(maps) * Hk * Wk, C)
+
+
+def _dtypes(tensors: list[Tensor]) -> tuple[torch.dtype, torch.dtype]:
+    """``(product dtype, accumulation dtype)`` of an attention call.
+
+    The accumulation dtype is float64 for float64 inputs, else float32. The
+    products run in the autocast dtype when autocast is on for the inputs'
+    device, else in the accumulation dtype (inputs given in bf16/fp16 outside
+    autocast also compute their products in their own dtype).
+    """
+    acc = torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+    if acc == torch.float64:
+        return acc, acc
+    low = autocast_dtype(tensors[0].device.type)
+    if low is None:
+        first = tensors[0].dtype
+        low = first if first in (torch.bfloat16, torch.float16) else acc
+    return low, acc
 
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
@@ -365,6 +471,9 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     applied to the masked affinities (e.g. top-k). A chunk's key regions, masks
     and affinities exist only while it is processed, so peak memory is bounded
     by ``max_chunk_elements`` (plus the padded maps and the output).
+
+    Precision: see :func:`_dtypes`; the output is in the accumulation dtype
+    (fp32 under mixed precision).
     """
     if radius < 0 or tile < 1:
         raise ValueError(f'radius must be >= 0 and tile_size >= 1, got {radius}, {tile}')
@@ -375,11 +484,14 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     P = (S + 2 * R) ** 2
     ny, nx = math.ceil(H / S), math.ceil(W / S)
     pad_h, pad_w = ny * S - H, nx * S - W
+    low, acc = _dtypes([query, *keys])
     if temperature != 1.0:
-        query = query / temperature
-    q_cl = F.pad(query, (0, pad_w, 0, pad_h)).permute(0, 2, 3, 1)  # (B, ny*S, nx*S, C)
-    k_cl = _channels_last_padded(keys, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, C)
-    v_cl = _channels_last_padded(values, (R, pad_w + R, R, pad_h + R))  # (B, T*Hk*Wk, L)
+        query = query.to(acc) / temperature
+    q_cl = F.pad(query.to(low), (0, pad_w, 0, pad_h)).permute(0, 2, 3, 1)  # (B, ny*S, nx*S, C)
+    pad = (R, pad_w + R, R, pad_h + R)
+    k_cl = _channels_last_padded(keys, pad, low)  # (B, T*Hk*Wk, C)
+    # values enter a product only in softmax attention; a reduction keeps them exact
+    v_cl = _channels_last_padded(values, pad, low if reduce is None else acc)  # (B, T*Hk*Wk, L)
 
     num_tiles = ny * nx
     chunk = tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B))
@@ -392,32 +504,19 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
         t.requires_grad for t in (query, *keys, *values))
     workspace = None if needs_grad else _Workspace()
     outputs = []
-    for t0 in range(0, num_tiles, chunk):
-        t1 = min(num_tiles, t0 + chunk)
-        n = t1 - t0
-        q_t = q_all[:, t0:t1].reshape(B * n, S * S, C)  # (B*n, Q, C)
-        index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device)
-        if workspace is None and reduce is None:
-            out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias)  # (B*n, Q, L)
-        elif workspace is None:
-            k_reg = k_cl[:, index].view(B * n, T * P, C)  # (B*n, T*P, C)
-            v_reg = v_cl[:, index].view(B * n, T * P, L)  # (B*n, T*P, L)
-            aff = torch.bmm(q_t, k_reg.transpose(1, 2))  # (B*n, Q, T*P)
-            _add_bias(aff, bias, B, T)
-            out = reduce(aff, v_reg)  # (B*n, Q, L)
-        else:
-            k_reg = workspace.gather('key', k_cl, index).view(B * n, T * P, C)
-            v_reg = workspace.gather('value', v_cl, index).view(B * n, T * P, L)
-            aff = workspace.take('aff', (B * n, S * S, T * P), q_t)
-            torch.bmm(q_t, k_reg.transpose(1, 2), out=aff)  # (B*n, Q, T*P)
-            _add_bias(aff, bias, B, T)
-            if reduce is None:  # softmax in place, then aggregate
-                aff.sub_(aff.amax(-1, keepdim=True)).exp_()
-                aff.div_(aff.sum(-1, keepdim=True))
-                out = torch.bmm(aff, v_reg)  # (B*n, Q, L)
+    with autocast_off(query.device.type):
+        for t0 in range(0, num_tiles, chunk):
+            t1 = min(num_tiles, t0 + chunk)
+            n = t1 - t0
+            q_t = q_all[:, t0:t1].reshape(B * n, S * S, C)  # (B*n, Q, C)
+            index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device)
+            if reduce is not None:
+                out = _topk_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace, reduce)
+            elif needs_grad:
+                out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias, acc)
             else:
-                out = reduce(aff, v_reg)  # (B*n, Q, L)
-        outputs.append(out.view(B, n, S * S, L))
+                out = _softmax_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace)[0]
+            outputs.append(out.view(B, n, S * S, L))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, tiles, Q, L)
     out = out.view(B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -17,6 +19,8 @@ from corrflow.models.layers.propagation import (area_seed, gaussian_heatmaps_tor
                                                 resample_to_image, strided_seed)
 from corrflow.models.trackers.protocols import l2_normalise
 from corrflow.registry import MODELS, TASK_UTILS
+from corrflow.utils.precision import (Precision, autocast_off, full_precision,
+                                      resolve_precision)
 
 __all__ = ['LabelPropagator', 'soft_argmax_topk_torch']
 
@@ -73,6 +77,10 @@ class LabelPropagator(BaseModel):
         keypoint_sigma (float): std (pixels, original resolution) of the
             Gaussian seeds of keypoints.
         keypoint_topk (int): cells used by the soft-argmax read-out.
+        amp (str | bool | None): mixed precision of the backbone and the
+            affinity products: ``None`` (fp32), ``'auto'``, ``'bf16'`` or
+            ``'fp16'`` (see :func:`corrflow.utils.precision.resolve_precision`);
+            label maps, the softmax, the read-out and the metrics stay fp32.
         data_preprocessor (dict | nn.Module | None): moves videos to the device.
         init_cfg (dict | list[dict] | None): mmengine initialisation config.
     """
@@ -81,7 +89,8 @@ class LabelPropagator(BaseModel):
                  propagation: dict | None = None, input_size: int | Sequence[int] | None = None,
                  size_divisor: int = 8, mean: Sequence[float] | None = None,
                  std: Sequence[float] | None = None, keypoint_sigma: float = 4.0,
-                 keypoint_topk: int = 5, data_preprocessor: dict | nn.Module | None = None,
+                 keypoint_topk: int = 5, amp: str | bool | None = None,
+                 data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='VideoDataPreprocessor')
@@ -106,6 +115,9 @@ class LabelPropagator(BaseModel):
                              persistent=False)
         self.keypoint_sigma = keypoint_sigma
         self.keypoint_topk = keypoint_topk
+        self.amp = amp
+        resolve_precision(amp)  # an impossible request fails here, before any video is read
+        self._precision: Precision | None = None
 
     @property
     def stride(self) -> int:
@@ -117,12 +129,25 @@ class LabelPropagator(BaseModel):
             return tensor.device
         return torch.device('cpu')
 
+    @property
+    def precision(self) -> Precision:
+        """The precision of :attr:`amp` on the model's device (warns once when it falls back)."""
+        device_type = self.device.type
+        if self._precision is None or self._precision.device_type != device_type:
+            self._precision = resolve_precision(self.amp, self.device)
+            if self._precision.warning:
+                print_log(self._precision.warning, logger='current', level=logging.WARNING)
+        return self._precision
+
     # ------------------------------------------------------------------ features
     def embed(self, frames: Tensor) -> Tensor:
-        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s)."""
+        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/s, W/s), channels-last.
+
+        Under an enclosing autocast the features come out in its dtype.
+        """
         if self.mean is not None:
             frames = (frames - self.mean) / self.std
-        feats = self.backbone(frames)
+        feats = self.backbone(frames.contiguous(memory_format=torch.channels_last))
         return self.neck(feats) if self.neck is not None else feats
 
     def processing_size(self, size: tuple[int, int]) -> tuple[int, int]:
@@ -187,8 +212,15 @@ class LabelPropagator(BaseModel):
         grid = (padded[0] // s, padded[1] // s)
         protocol = self.protocol
 
+        precision = self.precision
+
         def features(t: int) -> Tensor:
-            feat = self.embed(self._prepare(video[t], proc, padded))  # (1, C, h, w)
+            with autocast_off(precision.device_type):  # frames are resized in fp32
+                frame = self._prepare(video[t], proc, padded)
+            with precision.autocast():
+                feat = self.embed(frame)  # (1, C, h, w)
+            # context features are kept in fp32; the attention casts them for its products
+            feat = feat.to(full_precision(feat.dtype))
             if feat.shape[-2:] != grid:
                 raise ValueError(f'{type(self.backbone).__name__} gave a {tuple(feat.shape[-2:])}'
                                  f' grid for a {padded} frame; expected {grid} at stride {s}')
@@ -208,7 +240,7 @@ class LabelPropagator(BaseModel):
             seed = self._seed(onehot, proc, padded, grid)
             preds = np.empty((T, H, W), dtype=np.uint8)
             preds[0] = np.where(mask.cpu().numpy() == 255, 0, mask.cpu().numpy())
-            for t, prob in protocol(features, T, seed):
+            for t, prob in self._run_protocol(features, T, seed, precision):
                 if protocol.minmax_output:
                     prob = minmax_normalise(prob)
                 full = resample_to_image(prob, s, proc, (H, W))  # (1, L, H, W)
@@ -222,7 +254,7 @@ class LabelPropagator(BaseModel):
             seed = self._seed(heat, proc, padded, grid)
             preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
             preds[0] = points.numpy()
-            for t, prob in protocol(features, T, seed):
+            for t, prob in self._run_protocol(features, T, seed, precision):
                 preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
                 if progress is not None:
                     progress(t, T)
@@ -232,6 +264,17 @@ class LabelPropagator(BaseModel):
                              '"first_keypoints"')
         out['propagation'] = self.describe()
         return out
+
+    def _run_protocol(self, features, num_frames: int, seed: Tensor, precision: Precision):
+        """Yield ``(t, fp32 label maps)``; the protocol's affinity products run under
+        ``precision``'s autocast, the consumer's read-out outside of it."""
+        steps = self.protocol(features, num_frames, seed)
+        while True:
+            with precision.autocast():
+                step = next(steps, None)
+            if step is None:
+                return
+            yield step[0], step[1].to(full_precision(step[1].dtype))
 
     def decode_keypoints(self, maps: Tensor, proc: tuple[int, int],
                          size: tuple[int, int]) -> Tensor:
@@ -264,5 +307,5 @@ class LabelPropagator(BaseModel):
         """The propagation settings, to be reported beside every number."""
         info = dict(self.protocol.describe())
         info.update(stride=self.stride, input_size=self.input_size,
-                    size_divisor=self.size_divisor)
+                    size_divisor=self.size_divisor, precision=self.precision.describe())
         return info
