@@ -75,7 +75,7 @@ def main() -> int:
     try:
         cfg = build_config(args)
         precision = apply_precision(cfg)
-        if precision.warning:
+        if precision.warning and os.environ.get('RANK', '0') == '0':  # once per run
             print(f'warning: {precision.warning}', file=sys.stderr)
         setup_cpu_distributed(cfg, args.launcher)
         schedule = apply_total_batch(cfg, launcher_world_size(args.launcher))

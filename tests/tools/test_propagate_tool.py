@@ -211,6 +211,7 @@ def test_bad_input_is_one_line_naming_the_file(clip, bad, capsys, video, labels,
     (['--cfg-options', 'model.propagation.radiuss=3'], 'did you mean model.propagation.radius'),
     (['--threshold', '0'], '--threshold must be in 1..255'),
     (['--fps', '-1'], '--fps must be > 0'),
+    (['--amp', 'fp16', '--device', 'cpu'], 'fp16 autocast needs a CUDA GPU'),
 ])
 def test_bad_options(clip, tmp_path, capsys, extra, message):
     assert tool_module.main([str(clip['mp4']), str(clip['mask_png']), '--checkpoint', 'none',
@@ -240,3 +241,17 @@ def test_load_test_config_resolves_and_checks(tmp_path, monkeypatch):
         init_model('configs/test/pixel_lab_davis.py', cfg_options={'model.input_sise': 240})
     with pytest.raises(FileNotFoundError, match='config nope.py does not exist'):
         load_test_config('nope.py')
+
+
+def test_amp_bf16_propagates_like_fp32(clip, tmp_path, capsys):
+    masks = {}
+    for name, extra in (('fp32', []), ('bf16', ['--amp', 'bf16'])):
+        out = tmp_path / name
+        assert tool_module.main([str(clip['mp4']), str(clip['mask_png']), '--checkpoint',
+                                 str(clip['ckpt']), '--out', str(out), '--no-video',
+                                 *extra]) == 0
+        assert f'precision {name}' in capsys.readouterr().out
+        settings = json.loads((out / 'propagation.json').read_text())
+        assert settings['propagation']['precision'].startswith(name)
+        masks[name] = np.stack([_read_ids(p) for p in sorted((out / 'masks').glob('*.png'))])
+    assert (masks['bf16'] == masks['fp32']).mean() > 0.98

@@ -151,3 +151,25 @@ def test_wrong_architecture_checkpoint(tool, tmp_path, davis_root):
                   str(tmp_path))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'does not fit LabelPropagator' in result.stderr
+
+
+def test_amp_bf16_propagation_matches_fp32(tool, tmp_path, davis_root, checkpoint):
+    """tools/test.py --amp: bf16 backbone and affinity products, masks as in fp32."""
+    masks = {}
+    for name, extra in (('fp32', []), ('bf16', ['--amp', 'bf16'])):
+        result = tool('tools/test.py', 'configs/test/corrflow_davis_topk_lite.py', 'davis',
+                      str(checkpoint), '--data-root', str(davis_root), '--work-dir',
+                      str(tmp_path / name), *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = tmp_path / name / 'davis'
+        settings = json.loads((out / 'propagation.json').read_text())
+        assert settings['propagation']['precision'].startswith(name)
+        masks[name] = np.stack([np.asarray(Image.open(p)) for p in sorted(out.rglob('*.png'))])
+    assert (masks['bf16'] == masks['fp32']).mean() > 0.98
+
+
+def test_amp_fp16_on_a_cpu_is_refused(tool, tmp_path, davis_root, checkpoint):
+    result = tool('tools/test.py', 'configs/test/corrflow_davis.py', 'davis', str(checkpoint),
+                  '--data-root', str(davis_root), '--work-dir', str(tmp_path), '--amp', 'fp16')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'fp16 autocast needs a CUDA GPU' in result.stderr

@@ -47,9 +47,10 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
 
 
 def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
+    # --amp with the CPU's bf16 units forced on: DDP over gloo with bf16 autocast
     result = tool('bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(tmp_path),
-                  '--auto-scale-lr', '--cfg-options', 'train_cfg.max_iters=2', *SHORT,
-                  env=dict(PORT='29631'))
+                  '--auto-scale-lr', '--amp', '--cfg-options', 'train_cfg.max_iters=2', *SHORT,
+                  env=dict(PORT='29631', CORRFLOW_CPU_BF16='1'))
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'terminate called' not in log
@@ -57,6 +58,7 @@ def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
     assert log.count('total batch 4 = 2 processes x 2 clips') == 1
     assert 'auto_scale_lr on: lr 0.001 = 0.001 x total batch 4 / base batch 4' in log
     assert 'the current batch size is 4' in log
+    assert log.count('precision: bf16') == 1  # rank 0's log
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
@@ -184,3 +186,35 @@ def test_davis_validation_during_training_keeps_best(tool, tmp_path):
     assert result.returncode == 0, log[-3000:]
     assert 'davis/J&F-Mean' in log
     assert list((tmp_path / 'work').glob('best_davis_J&F-Mean_iter_1.pth'))
+
+
+def test_amp_on_a_cpu_without_bf16_units_warns_once_and_trains_in_fp32(tool, tmp_path):
+    result = tool('tools/train.py', DEMO, '--amp', '--work-dir', str(tmp_path), '--cfg-options',
+                  'train_cfg.max_iters=1', *SHORT, env=dict(CORRFLOW_CPU_BF16='0'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if 'bf16 matrix units' in line]
+    assert len(warnings) == 1 and warnings[0].startswith('warning: ') and 'fp32' in warnings[0]
+    assert 'precision: fp32 (CPU without bf16 matrix units)' in result.stdout
+
+
+def test_amp_bf16_trains_with_the_cpu_autocast_wrapper(tool, tmp_path):
+    # forced on: the CPU's bf16 units are detected as present whatever this machine has
+    result = tool('tools/train.py', DEMO, '--amp', '--work-dir', str(tmp_path), '--cfg-options',
+                  'train_cfg.max_iters=2', *SHORT, env=dict(CORRFLOW_CPU_BF16='1'))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'precision: bf16 (CPU bf16 matrix units: CORRFLOW_CPU_BF16=1)' in log
+    assert "type='CPUAutocastOptimWrapper'" in log  # the config dump of the run
+    assert len(losses(log)) == 2 and all(0 < x < 100 for x in losses(log))
+    assert 'Traceback' not in log
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--amp', 'fp16'], 'fp16 autocast needs a CUDA GPU'),
+    (['--cfg-options', 'amp=int8'], 'amp must be one of auto, bf16, fp16, fp32'),
+])
+def test_impossible_precision_gives_one_clear_error(tool, tmp_path, args, message):
+    result = tool('tools/train.py', DEMO, '--work-dir', str(tmp_path), *args)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith('error: ')
+    assert message in result.stderr
