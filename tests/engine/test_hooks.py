@@ -73,7 +73,7 @@ def test_reconstructions_are_drawn_with_the_centroids_of_the_batch(k, tmp_path,
     hook.before_train_iter(runner, 0, batch)
     model.train_step(batch, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
     hook.after_train_iter(runner, 0, batch)
-    panel = runner.visualizer.images['train/reconstruction']
+    panel = runner.visualizer.images['train_reconstruction']
     assert panel.shape == (3 * 32, 4 * 32, 3)
     sample = batch['data_samples'][0]
     want = target_column(batch['inputs'][0], sample['colour_labels'], load_centroids(path))

@@ -121,4 +121,5 @@ class ReconstructionVisualizationHook(Hook):
             return
         num_classes = record['preds'][0].shape[0]
         panel = reconstruction_panel(record, self.palette(data_batch, num_classes))
-        runner.visualizer.add_image('train/reconstruction', panel, step=runner.iter + 1)
+        # no '/' in the name: LocalVisBackend writes vis_image/<name>_<step>.png as it is
+        runner.visualizer.add_image('train_reconstruction', panel, step=runner.iter + 1)
