@@ -152,6 +152,16 @@ def cpu_bf16_units() -> str | None:
     return None
 
 
+def _cuda_bf16_native(device: torch.device) -> tuple[bool, str]:
+    """Whether the GPU ``device`` computes bf16 natively (Ampere and later), and its name.
+
+    Emulated bf16 (older GPUs) is slower than fp16 with a loss scaler, so it does not count.
+    """
+    with torch.cuda.device(device):
+        return (torch.cuda.is_bf16_supported(including_emulation=False),
+                torch.cuda.get_device_name())
+
+
 def _normalise_request(request) -> str:
     if request is None or request is False:
         return 'fp32'
@@ -188,8 +198,7 @@ def resolve_precision(request, device: torch.device | str | None = None) -> Prec
     if mode == 'fp32':
         return Precision(device_type, torch.float32, 'mixed precision off')
     if device_type == 'cuda':
-        bf16_ok = torch.cuda.is_bf16_supported()
-        name = torch.cuda.get_device_name(torch.device(device))
+        bf16_ok, name = _cuda_bf16_native(torch.device(device))
         if mode == 'auto':
             if bf16_ok:
                 return Precision('cuda', torch.bfloat16, f'GPU {name} supports bf16')

@@ -72,12 +72,11 @@ def test_impossible_and_unknown_requests_give_one_clear_error():
 
 
 def test_gpu_rules(monkeypatch):
-    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda *a: 'Test GPU')
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
+    monkeypatch.setattr(P, '_cuda_bf16_native', lambda device: (True, 'Test GPU'))
     got = P.resolve_precision('auto', 'cuda')
-    assert got.dtype == torch.bfloat16 and not got.loss_scaling
+    assert got.dtype == torch.bfloat16 and not got.loss_scaling and 'Test GPU' in got.reason
     assert P.resolve_precision('fp16', 'cuda').loss_scaling
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    monkeypatch.setattr(P, '_cuda_bf16_native', lambda device: (False, 'Test GPU'))
     got = P.resolve_precision('auto', 'cuda')
     assert got.dtype == torch.float16 and got.loss_scaling and 'loss scaling' in got.reason
     with pytest.raises(P.PrecisionError, match='does not support bf16'):
@@ -106,8 +105,7 @@ def test_apply_precision_picks_the_optimiser_wrapper(cpu_flags, monkeypatch):
         P.apply_precision(cfg)
     # on a GPU: mmengine's AmpOptimWrapper, fp16 with a dynamic loss scaler
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda *a: 'Test GPU')
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    monkeypatch.setattr(P, '_cuda_bf16_native', lambda device: (False, 'Test GPU'))
     cfg = config('auto')
     assert P.apply_precision(cfg).dtype == torch.float16
     assert (cfg.optim_wrapper.type, cfg.optim_wrapper.dtype, cfg.optim_wrapper.loss_scale) == (

@@ -33,7 +33,7 @@ from corrflow.utils.precision import autocast_dtype, autocast_off
 
 __all__ = [
     'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
-    'tiles_per_chunk',
+    'tiles_per_chunk', 'wide_gemm_output',
 ]
 
 
@@ -281,15 +281,36 @@ def _add_bias(aff: Tensor, bias: Tensor, B: int, T: int) -> None:
     aff.view(B, n, Q, T, P).add_(bias.to(aff.dtype)[None, :, :, None, :])
 
 
+@lru_cache(maxsize=8)
+def wide_gemm_output(device_type: str) -> bool:
+    """Whether ``torch.bmm(..., out_dtype=torch.float32)`` works for fp16/bf16 inputs here.
+
+    On CUDA it hands the GEMM's fp32 accumulator over as it is; CPUs lack the
+    operator. Probed once per device type on a 1x2x2 product.
+    """
+    if device_type != 'cuda' or not torch.cuda.is_available():
+        return False
+    try:
+        probe = torch.ones(1, 2, 2, device='cuda', dtype=torch.float16)
+        return torch.bmm(probe, probe, out_dtype=torch.float32).dtype == torch.float32
+    except (RuntimeError, TypeError):
+        return False
+
+
 def _product(a: Tensor, b: Tensor, acc_dtype: torch.dtype, out: Tensor | None = None) -> Tensor:
     """``bmm(a, b)`` in the dtype of ``a`` and ``b``, returned in ``acc_dtype``.
 
-    bf16/fp16 GEMMs accumulate in fp32 on CPUs (oneDNN) and GPUs (cuBLAS); the
-    result is widened to ``acc_dtype`` for everything that follows (bias,
-    softmax, gradients). ``out`` (of ``acc_dtype``) receives the result when given.
+    bf16/fp16 GEMMs accumulate in fp32 on CPUs (oneDNN) and GPUs (cuBLAS). On
+    CUDA the fp32 accumulator comes out as it is (``out_dtype``), so an fp16
+    affinity beyond 65504 stays finite; elsewhere the result is rounded to the
+    inputs' dtype by the GEMM, then widened (bf16 has fp32's range: no
+    overflow). ``out`` (of ``acc_dtype``) receives the result when given.
     """
     if a.dtype == acc_dtype:
         return torch.bmm(a, b, out=out) if out is not None else torch.bmm(a, b)
+    if a.is_cuda and acc_dtype == torch.float32 and wide_gemm_output('cuda'):
+        wide = torch.bmm(a, b, out_dtype=torch.float32)
+        return out.copy_(wide) if out is not None else wide
     low = torch.bmm(a, b)
     return out.copy_(low) if out is not None else low.to(acc_dtype)
 
@@ -415,7 +436,7 @@ def _softmax_chunk_backward(ctx, grad_out: Tensor, q_tiles: Tensor, k_reg: Tenso
         grad_aff *= prob  # softmax backward, (B*n, Q, T*P)
         grad_aff_low = grad_aff if low == acc else grad_aff.to(low)
         if ctx.needs_input_grad[0]:
-            grad_q = torch.bmm(grad_aff_low, k_reg)  # (B*n, Q, C)
+            grad_q = _product(grad_aff_low, k_reg, acc).to(q_tiles.dtype)  # (B*n, Q, C)
         if ctx.needs_input_grad[1]:
             grad_k_reg = _product(grad_aff_low.transpose(1, 2), q_tiles, acc)  # (B*n, T*P, C)
             grad_k = grad_out.new_zeros(k_shape).index_add_(
