@@ -27,10 +27,18 @@ Three tables:
   multiple of what a GPU training step of ``--gpu-step-s`` seconds consumes,
   and the worker processes (free cores) needed to keep such a GPU fed.
 
+Precision: not applicable. Nothing here is model arithmetic (JPEG decoding,
+resizing, a colour-class table lookup, batching, all on integers or in
+OpenCV/numpy), so an fp32 and a bf16 column would be the same measurement;
+none is given. The header names the CPU, its flags and whether bf16 is native
+or emulated on it, and the fp32 / bf16 GEMM rates measured in the same run
+(``benchmarks.common.gemm_rates``), to compare machines.
+
 Usage::
 
     python benchmarks/bench_dataloading.py [--workers 0 1 2] [--batch 6] [--batches N]
-        [--decode-frames 500] [--repeat 3] [--gpu-step-s 0.05] [--smoke] [--out FILE]
+        [--decode-frames 500] [--repeat 3] [--gpu-step-s 0.05] [--gemm-size 2048]
+        [--smoke] [--out FILE]
 """
 from __future__ import annotations
 
@@ -52,9 +60,9 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from benchmarks.common import (add_output_args, machine_info, machine_line,  # noqa: E402
-                               print_table, results_path, shared_data_root, time_fn,
-                               write_results)
+from benchmarks.common import (add_output_args, gemm_line, gemm_rates,  # noqa: E402
+                               machine_info, machine_line, print_table, results_path,
+                               shared_data_root, time_fn, write_results)
 from corrflow.datasets.transforms.clip_transforms import nearest_centroid  # noqa: E402
 
 NAME = 'dataloading'
@@ -70,6 +78,8 @@ PIPELINE = [
 # H100 runs the TF32 convolutions at an effective ~100-250 TFLOPS, plus memory-bound layers
 # (batch norm, attention over ~4 GB of activations): roughly 30-60 ms; 50 ms is taken.
 DEFAULT_GPU_STEP_S = 0.05
+PRECISION_NOTE = ('precision: not applicable (no model arithmetic: decoding, resizing, colour '
+                  'lookup and batching are the same in an fp32 and a bf16 run)')
 
 
 def build_dataset(data: Path):
@@ -231,17 +241,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--gpu-step-s', type=float, default=DEFAULT_GPU_STEP_S,
                         help='GPU training step (s) to compare with (default %(default)s: an '
                              'estimate for an H100 at batch 6, 256x256)')
+    parser.add_argument('--gemm-size', type=int, default=2048,
+                        help='side of the torch.mm of the header\'s fp32 / bf16 GEMM rates')
     add_output_args(parser, NAME, 'a few clips and frames, seconds')
     args = parser.parse_args(argv)
     if args.smoke:
         args.workers, args.batch, args.batches = [0, 1], 2, 2
         args.decode_frames, args.stage_clips, args.repeat = 12, 2, 1
+        args.gemm_size = 256
     cv2.setNumThreads(args.opencv_threads)
 
     machine = machine_info('cpu')
     machine['opencv'] = cv2.__version__
     machine['opencv_threads'] = cv2.getNumThreads()
-    print(machine_line(machine) + f', OpenCV {cv2.__version__}')
+    print(machine_line(machine))
+    print(f'OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)')
+    gemm = gemm_rates(['fp32', 'bf16'], args.gemm_size, repeat=3, warmup=1)
+    print(gemm_line(gemm, torch.get_num_threads()))
+    print(PRECISION_NOTE)
     dataset = build_dataset(shared_data_root())
     files = frame_files(dataset)
     for f in files:  # warm the page cache: measure decoding, not the disk
@@ -296,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                         clips_per_s_per_process=per_process, workers_needed=workers_needed,
                         page_cache='warm (every frame read once before timing)')
         write_results(NAME, dict(stages=stages, decoding=decoding, dataloader=loader),
-                      extra=dict(settings=settings), path=path, machine=machine)
+                      extra=dict(settings=settings, gemm=gemm, precision=PRECISION_NOTE),
+                      path=path, machine=machine)
         print(f'wrote {path}')
     return 0
 

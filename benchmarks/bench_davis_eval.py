@@ -19,6 +19,13 @@ scores 2 sequences per case and writes no JSON (for CI); a full run writes
 benchmark any other folder instead. Exit code 1 if the numbers of the two
 implementations differ.
 
+Precision: not applicable. J&F are pixel counts on boolean masks (OpenCV /
+numpy region and boundary matching) with float64 ratios, identical in an fp32
+and a bf16 run, so no precision column is given. The header names the CPU, its flags and
+whether bf16 is native or emulated on it, and the fp32 / bf16 GEMM rates
+measured in the same run (``benchmarks.common.gemm_rates``), to compare
+machines.
+
 Usage::
 
     python benchmarks/bench_davis_eval.py [--smoke] [--workers N] [--repeat K]
@@ -43,6 +50,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.common import gemm_line, gemm_rates, machine_info, machine_line  # noqa: E402
 from benchmarks.davis_eval_baseline import evaluate_baseline  # noqa: E402
 from corrflow.evaluation.davis_io import evaluate_davis, read_davis_sequences  # noqa: E402
 
@@ -50,6 +58,8 @@ SINGLE_OBJECT = ('blackswan', 'breakdance', 'car-roundabout', 'car-shadow', 'dan
                  'drift-chicane', 'drift-straight', 'libby', 'parkour')
 MULTI_OBJECT = ('bmx-trees', 'horsejump-high', 'kite-surf', 'motocross-jump', 'scooter-black')
 DEFAULT_JSON = REPO_ROOT / 'benchmarks' / 'results' / 'davis_eval.json'
+PRECISION_NOTE = ('precision: not applicable (J&F are pixel counts on boolean masks with '
+                  'float64 ratios, the same in an fp32 and a bf16 run)')
 
 
 def shared_data_root() -> Path:
@@ -168,12 +178,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--davis-root', default=None, help='custom case: DAVIS root')
     parser.add_argument('--results', default=None, help='custom case: result folder')
     parser.add_argument('--sequences', nargs='+', default=None, help='custom case: sequences')
+    parser.add_argument('--gemm-size', type=int, default=2048,
+                        help='side of the torch.mm of the header\'s fp32 / bf16 GEMM rates '
+                             '(256 with --smoke)')
     parser.add_argument('--json', default=None,
                         help=f'output JSON (default {DEFAULT_JSON.relative_to(REPO_ROOT)}; '
                              'none with --smoke)')
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()  # other jobs on the machine slow both sides down
+    machine = machine_info('cpu')
+    print(machine_line(machine))
+    gemm = gemm_rates(['fp32', 'bf16'], 256 if args.smoke else args.gemm_size, repeat=3,
+                      warmup=1)
+    print(gemm_line(gemm, machine['torch_threads']))
+    print(PRECISION_NOTE + '\n')
     with tempfile.TemporaryDirectory(prefix='bench_davis_') as tmp:
         if args.davis_root or args.results:
             if not (args.davis_root and args.results):
@@ -192,11 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             'benchmark': 'DAVIS-2017 semi-supervised J&F evaluation: corrflow vs. a '
                          'single-process re-implementation of the official pipeline',
-            'machine': {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
-                        'python': platform.python_version(), 'numpy': np.__version__,
-                        'opencv': cv2.__version__,
-                        'load_average_1_5_15min_before': load_before,
-                        'load_average_1_5_15min_after': os.getloadavg()},
+            'machine': dict(machine, platform=platform.platform(), numpy=np.__version__,
+                            opencv=cv2.__version__,
+                            load_average_1_5_15min_before=load_before,
+                            load_average_1_5_15min_after=os.getloadavg()),
+            'gemm': gemm, 'precision': PRECISION_NOTE,
             'workers': args.workers or os.cpu_count(), 'repeat': args.repeat, 'cases': rows,
         }
         with open(json_path, 'w', encoding='utf-8') as f:

@@ -1,6 +1,6 @@
-"""Benchmark: label propagation per frame (s, fps) and peak memory, protocols A and B.
+"""Benchmark: label propagation per frame (s, fps) and peak memory, protocols A and B, fp32/bf16.
 
-Three parts, all on CPU:
+Three parts, on CPU (``--device cuda`` runs them on a GPU):
 
 1. ``pipeline``: the full ``LabelPropagator`` (backbone + neck + protocol +
    read-out at every pixel) built from ``configs/test/corrflow_davis.py``
@@ -15,7 +15,12 @@ Three parts, all on CPU:
    propagation, read-out); frame 1 also embeds frame 0, so s/frame is the
    median (A) or mean (B) of frames 2.. . Protocol B's cost grows with its
    context (frame 0 + up to 20 preceding: 21 maps from frame 21 on); the
-   pipeline run covers ``--frames-b`` frames only.
+   pipeline run covers ``--frames-b`` frames only. Run once per precision
+   (``--precisions``, default fp32 bf16; fp16 too on CUDA): the propagator's
+   own ``amp`` (``init_model(..., amp=...)``): backbone and affinity products
+   under autocast, label maps, softmax and read-out fp32. The precisions take
+   turns video by video (``--pipeline-repeat`` rounds, the median of each
+   frame's samples over them).
 2. ``B per frame at context T``: one frame of protocol B exactly as the
    pipeline runs it (embed the frame, top-k attention over T context maps,
    min-max, read-out), with T context maps already held (frame 0's real
@@ -24,7 +29,11 @@ Three parts, all on CPU:
    21, is the steady state of a long video). The last T is measured when the
    peak memory predicted from the smaller T (linear in T) fits in
    ``MEMORY_SHARE`` (40 %) of the available memory; otherwise its time and
-   memory are extrapolated linearly from the smaller T and marked so.
+   memory are extrapolated linearly from the smaller T and marked so. Per T
+   the precisions are timed in interleaved rounds; the low-precision step
+   applies the propagator's autocast exactly as
+   ``LabelPropagator.propagate_video`` does (frame resized in fp32, backbone
+   and top-k products under autocast, features and label maps kept fp32).
 3. ``dense vs ours``: the same propagation math on random feature maps (no
    backbone), ours (``restricted_attention`` / ``topk_restricted_attention``)
    against the full-matrix form of the reference codebases
@@ -37,12 +46,22 @@ Three parts, all on CPU:
    available memory. Its memory is also computed (the fp32 affinity matrix,
    x2 for A's probabilities), and at the real configs of every width
    (stride 4; protocol B: R=24, T=21, ~52 GiB at 480p) it is only computed,
-   labelled so. Outputs of both are compared (max abs diff).
+   labelled so. Outputs of both are compared (max abs diff). fp32 only: this
+   part compares the maths of two implementations, the precisions are
+   compared in parts 1 and 2.
+
+Targets on a CPU with bf16 matrix units (AMX): protocol A at 854x480 bf16
+``TARGET_A_SPEEDUP`` (4x) faster per frame than fp32; protocol B with the full
+context (21 maps) at 854x480 ``TARGET_B_S_PER_FRAME`` (3 s) per frame or less
+in bf16. On a CPU without bf16 matrix units (bf16 emulated, see the machine
+line) they cannot be checked. The GEMM rate of every precision is measured
+first, in the same run (``benchmarks.common.gemm_rates``).
 
 Times: one run of the pipeline (per-frame samples within it), median of
 ``--step-repeat`` runs in part 2 (no warm-up: nothing is cached between
 frames), median of ``--repeat`` interleaved runs after ``--warmup`` in part 3.
-The default run takes about 9 minutes on one core of a shared 2-core machine.
+With ``--widths 854`` a run (fp32 and bf16) took 8 minutes on one core of a
+2-core Ice Lake without bf16 matrix units; the default adds the 1152-wide runs.
 Peak memory is measured in a fresh process per case
 (``benchmarks.common.peak_memory_subprocess``): ``case MiB`` = RSS high-water
 mark during the run minus RSS before it (model and frames already loaded; for
@@ -52,8 +71,9 @@ process's whole RSS peak (Python, torch, model, frames included).
 Usage::
 
     python benchmarks/bench_propagation.py [--widths 854 1152] [--frames-a 5] [--frames-b 3]
-        [--contexts 1 5 21] [--dense-widths 854] [--labels 3] [--repeat 3] [--threads N]
-        [--no-memory] [--no-dense] [--smoke] [--out FILE]
+        [--contexts 1 5 21] [--precisions fp32 bf16] [--device cpu|cuda]
+        [--pipeline-repeat 1] [--dense-widths 854] [--labels 3] [--repeat 3] [--threads N]
+        [--gemm-size 2048] [--no-memory] [--no-dense] [--smoke] [--out FILE]
 """
 from __future__ import annotations
 
@@ -76,10 +96,11 @@ from PIL import Image  # noqa: E402
 
 from benchmarks.baselines import (dense_restricted_attention,  # noqa: E402
                                   dense_topk_propagation)
-from benchmarks.common import (add_output_args, available_memory_mib,  # noqa: E402
-                               machine_info, machine_line, peak_memory_subprocess,
-                               print_table, results_path, shared_data_root, time_fn, time_fns,
-                               write_results)
+from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
+                               available_memory_mib, describe_precisions, gemm_line,
+                               gemm_rates, machine_info, machine_line, peak_memory_subprocess,
+                               print_table, resolve_precisions, results_path,
+                               shared_data_root, time_fns, write_results)
 from corrflow.apis import init_model  # noqa: E402
 from corrflow.models.layers.local_attention import (restricted_attention,  # noqa: E402
                                                     topk_restricted_attention)
@@ -87,6 +108,8 @@ from corrflow.models.layers.propagation import (labels_to_onehot,  # noqa: E402
                                                 minmax_normalise, padded_size,
                                                 resample_to_image)
 from corrflow.models.trackers.protocols import l2_normalise  # noqa: E402
+from corrflow.utils.precision import (PrecisionError, autocast_off,  # noqa: E402
+                                      full_precision)
 
 NAME = 'propagation'
 CONFIGS = {'A': REPO_ROOT / 'configs' / 'test' / 'corrflow_davis.py',
@@ -107,6 +130,8 @@ SMOKE = dict(height=64, native_width=96, widths=(128,), frames_a=3, frames_b=3,
              contexts=(1, 2, 3))
 ATOL = 1e-4
 MEMORY_SHARE = 0.4  # run a case only if its estimated memory fits in this share of the free
+TARGET_A_SPEEDUP = 4.0  # bf16 vs fp32 per frame, protocol A, 854x480 (CPU with AMX)
+TARGET_B_S_PER_FRAME = 3.0  # bf16, protocol B with 21 context maps, 854x480 (CPU with AMX)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -152,11 +177,14 @@ def load_video(frames: int, width: int, height: int = HEIGHT,
     return video, np.ascontiguousarray(mask), source
 
 
-def build_model(protocol: str, smoke: bool = False, seed: int = 0):
-    """The protocol's test-config LabelPropagator with initial weights (smoke: native size)."""
+def build_model(protocol: str, smoke: bool = False, seed: int = 0, precision: str = 'fp32',
+                device: str = 'cpu'):
+    """The protocol's test-config LabelPropagator with initial weights (smoke: native size),
+    its ``amp`` set to ``precision``."""
     torch.manual_seed(seed)
     options = {'model.input_size': None} if smoke else None
-    return init_model(CONFIGS[protocol], checkpoint=None, cfg_options=options)
+    return init_model(CONFIGS[protocol], checkpoint=None, device=device, cfg_options=options,
+                      amp=precision)
 
 
 class _TimedProtocol:
@@ -184,12 +212,12 @@ def _sizes(width: int, smoke: bool) -> dict:
 
 # ---------------------------------------------------------------------------- cases
 def make_pipeline_case(protocol: str, width: int, frames: int, smoke: bool = False,
-                       seed: int = 0):
+                       seed: int = 0, precision: str = 'fp32', device: str = 'cpu'):
     """Propagate the first mask through ``frames`` frames; returns the per-frame seconds.
 
     Also the factory of the memory child.
     """
-    model = build_model(protocol, smoke, seed)
+    model = build_model(protocol, smoke, seed, precision, device)
     timed = _TimedProtocol(model.protocol)
     model.protocol = timed
     video, mask, _ = load_video(frames, width, seed=seed, **_sizes(width, smoke))
@@ -207,13 +235,16 @@ def _context_maps(model, video: torch.Tensor, mask: np.ndarray, context: int, se
     H, W = video.shape[-2:]
     proc = model.processing_size((H, W))
     padded = padded_size(proc, model.size_divisor)
+    device = model.device
     with torch.no_grad():
         feat0 = l2_normalise(model.embed(model._prepare(video[0], proc, padded)))
-        seed_map = model.seed_maps(labels_to_onehot(torch.from_numpy(mask).long(), 2), (H, W))
+        onehot = labels_to_onehot(torch.from_numpy(mask).long().to(device), 2)
+        seed_map = model.seed_maps(onehot, (H, W))
     g = torch.Generator().manual_seed(seed)
-    keys = [feat0] + [l2_normalise(torch.randn(feat0.shape, generator=g))
+    keys = [feat0] + [l2_normalise(torch.randn(feat0.shape, generator=g).to(device))
                       for _ in range(context - 1)]
-    values = [seed_map] + [torch.rand(seed_map.shape, generator=g) for _ in range(context - 1)]
+    values = [seed_map] + [torch.rand(seed_map.shape, generator=g).to(device)
+                           for _ in range(context - 1)]
     return keys, values, proc, padded
 
 
@@ -221,25 +252,37 @@ def context_bytes(keys: list[torch.Tensor], values: list[torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in keys + values)
 
 
-def make_step_case(width: int, context: int, smoke: bool = False, seed: int = 0):
+def make_step_case(width: int, context: int, smoke: bool = False, seed: int = 0,
+                   precision: str = 'fp32', device: str = 'cpu'):
     """One protocol-B frame with ``context`` maps held, as ``LabelPropagator`` runs it.
 
-    Also the factory of the memory child.
+    Under the propagator's precision as ``propagate_video`` applies it: the
+    frame resized in fp32, the backbone and the top-k products under
+    autocast, features and label maps fp32. Also the factory of the memory
+    child.
     """
-    model = build_model('B', smoke, seed)
+    model = build_model('B', smoke, seed, precision, device)
     video, mask, _ = load_video(2, width, seed=seed, **_sizes(width, smoke))
     keys, values, proc, padded = _context_maps(model, video, mask, context, seed)
     p, s = model.protocol, model.stride
     H, W = video.shape[-2:]
+    amp = model.precision
 
     def run() -> np.ndarray:
         with torch.no_grad():
-            feat = l2_normalise(model.embed(model._prepare(video[1], proc, padded)))
-            prob = topk_restricted_attention(feat, keys, values, p.radius, p.topk,
-                                             temperature=p.temperature, tile_size=p.tile_size,
-                                             max_chunk_elements=p.max_chunk_elements)
+            with autocast_off(amp.device_type):
+                frame = model._prepare(video[1], proc, padded)
+            with amp.autocast():
+                feat = model.embed(frame)  # (1, C, h, w), in the autocast dtype
+            feat = l2_normalise(feat.to(full_precision(feat.dtype)))
+            with amp.autocast():
+                prob = topk_restricted_attention(feat, keys, values, p.radius, p.topk,
+                                                 temperature=p.temperature,
+                                                 tile_size=p.tile_size,
+                                                 max_chunk_elements=p.max_chunk_elements)
+            prob = prob.to(full_precision(prob.dtype))
             full = resample_to_image(minmax_normalise(prob), s, proc, (H, W))
-            return full.argmax(1)[0].to(torch.uint8).numpy()
+            return full.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
     run.context_bytes = context_bytes(keys, values)  # held before (outside) the measured call
     return run
@@ -252,7 +295,7 @@ def dense_grid(width: int, stride: int, smoke: bool = False) -> tuple[int, int]:
 
 
 def make_dense_inputs(protocol: str, width: int, labels: int, smoke: bool = False,
-                      seed: int = 0):
+                      seed: int = 0, device: str = 'cpu'):
     """Random query, T keys and T values on the grid of part 3's setting."""
     cfg = DENSE_SETTINGS[protocol]
     h, w = dense_grid(width, cfg['stride'], smoke)
@@ -266,17 +309,18 @@ def make_dense_inputs(protocol: str, width: int, labels: int, smoke: bool = Fals
         maps = [m * C ** -0.25 for m in maps]
         hard = torch.randint(0, labels, (h, w), generator=g)
         values = [F.one_hot(hard, labels).permute(2, 0, 1)[None].float()]
-    return maps[0], maps[1:], values
+    maps = [m.to(device) for m in maps]
+    return maps[0], maps[1:], [v.to(device) for v in values]
 
 
 def make_dense_case(protocol: str, impl: str, width: int, labels: int, smoke: bool = False,
-                    seed: int = 0):
-    """One propagation step of part 3 (``impl`` 'ours' or 'dense'); returns the output.
+                    seed: int = 0, device: str = 'cpu'):
+    """One propagation step of part 3 (``impl`` 'ours' or 'dense'), fp32; returns the output.
 
     Also the factory of the memory child.
     """
     cfg = DENSE_SETTINGS[protocol]
-    query, keys, values = make_dense_inputs(protocol, width, labels, smoke, seed)
+    query, keys, values = make_dense_inputs(protocol, width, labels, smoke, seed, device)
     R, tau = cfg['radius'], cfg['temperature']
 
     def run() -> torch.Tensor:
@@ -301,8 +345,17 @@ def dense_mib(protocol: str, h: int, w: int, context: int) -> float:
 
 # ---------------------------------------------------------------------------- main
 def _memory(enabled: bool, factory: str, kwargs: dict) -> dict | None:
-    return peak_memory_subprocess(f'benchmarks.bench_propagation:{factory}', kwargs) \
-        if enabled else None
+    if not enabled:
+        return None
+    return peak_memory_subprocess(f'benchmarks.bench_propagation:{factory}', kwargs,
+                                  device=kwargs.get('device'))
+
+
+def _free_mib(device: str) -> float | None:
+    """Memory a case may use: free GPU memory on CUDA, else the available RAM."""
+    if device.startswith('cuda'):
+        return torch.cuda.mem_get_info(torch.device(device))[0] / 2**20
+    return available_memory_mib()
 
 
 def _linear_fit(xs: list[float], ys: list[float], x: float) -> float:
@@ -318,25 +371,44 @@ def _span(prefix: str, first: int, last: int) -> str:
     return f'{prefix}s {text}' if prefix and first != last else f'{prefix} {text}'.strip()
 
 
+def _vs_fp32(rows: list[dict], keys: tuple[str, ...]) -> None:
+    """Set each row's ``vs_fp32`` = the fp32 row's s/frame (same ``keys``) / its own."""
+    fp32 = {tuple(r[k] for k in keys): r['s_per_frame'] for r in rows
+            if r['precision'] == 'fp32'}
+    for r in rows:
+        ref = fp32.get(tuple(r[k] for k in keys))
+        r['vs_fp32'] = ref / r['s_per_frame'] if ref else None
+
+
 def run_pipeline(args) -> list[dict]:
     rows = []
     for protocol, frames in (('A', args.frames_a), ('B', args.frames_b)):
         for width in args.widths:
             kwargs = dict(protocol=protocol, width=width, frames=frames, smoke=args.smoke,
-                          seed=args.seed)
-            mem = _memory(args.memory, 'make_pipeline_case', kwargs)
-            per_frame = make_pipeline_case(**kwargs)()
-            steady = per_frame[1:] or per_frame
+                          seed=args.seed, device=args.device)
+            mem = {p: _memory(args.memory, 'make_pipeline_case', dict(kwargs, precision=p))
+                   for p in args.precisions}
+            cases = {p: make_pipeline_case(**kwargs, precision=p) for p in args.precisions}
+            runs: dict[str, list[list[float]]] = {p: [] for p in cases}
+            for _ in range(args.pipeline_repeat):  # the precisions take turns, video by video
+                for p, case in cases.items():
+                    runs[p].append(case())
+            del cases
             contexts = [1 + min(t - 1, FULL_CONTEXT - 1) if protocol == 'B' else 1
                         for t in range(1, frames)]
-            s = statistics.median(steady) if protocol == 'A' else statistics.fmean(steady)
-            rows.append(dict(
-                protocol=protocol, width=width, frames=frames,
-                timed=_span('frame', 2, frames - 1) if frames > 2 else 'frame 1',
-                context=_span('', contexts[1], contexts[-1]) if len(contexts) > 1 else '1',
-                s_per_frame=s, fps=1.0 / s, per_frame_s=per_frame, contexts=contexts,
-                case_mib=mem['peak_mib'] if mem else None,
-                process_mib=mem['peak_rss_mib'] if mem else None, memory=mem))
+            for p in args.precisions:
+                per_frame = [statistics.median(samples) for samples in zip(*runs[p])]
+                steady = per_frame[1:] or per_frame
+                s = statistics.median(steady) if protocol == 'A' else statistics.fmean(steady)
+                rows.append(dict(
+                    protocol=protocol, width=width, precision=p, frames=frames,
+                    timed=_span('frame', 2, frames - 1) if frames > 2 else 'frame 1',
+                    context=_span('', contexts[1], contexts[-1]) if len(contexts) > 1 else '1',
+                    s_per_frame=s, fps=1.0 / s, per_frame_s=per_frame, runs_s=runs[p],
+                    contexts=contexts,
+                    case_mib=mem[p]['peak_mib'] if mem[p] else None,
+                    process_mib=mem[p]['peak_rss_mib'] if mem[p] else None, memory=mem[p]))
+    _vs_fp32(rows, ('protocol', 'width'))
     return rows
 
 
@@ -344,38 +416,45 @@ def run_steps(args) -> list[dict]:
     rows = []
     target = args.contexts[-1]
     for width in args.widths:
-        measured: list[dict] = []
+        measured: dict[str, list[dict]] = {p: [] for p in args.precisions}
         for context in args.contexts:
-            kwargs = dict(width=width, context=context, smoke=args.smoke, seed=args.seed)
             status = 'measured'
-            if context == target and len(measured) >= 2 and all(r['case_mib'] is not None
-                                                                  for r in measured):
-                need = _linear_fit([r['context'] for r in measured],
-                                   [r['case_mib'] for r in measured], context)
-                free = available_memory_mib()
+            if context == target and all(len(m) >= 2 and all(r['case_mib'] is not None
+                                                              for r in m)
+                                         for m in measured.values()):
+                need = max(_linear_fit([r['context'] for r in m], [r['case_mib'] for r in m],
+                                       context) for m in measured.values())
+                free = _free_mib(args.device)
                 if free is not None and need > MEMORY_SHARE * free:
                     status = (f'extrapolated (needs ~{need / 1024:.1f} GiB, '
                               f'{free / 1024:.1f} GiB free)')
             if status != 'measured':
-                xs = [r['context'] for r in measured]
-                row = dict(width=width, context=context, how=status)
-                for key in ('s_per_frame', 'case_mib', 'process_mib'):
-                    row[key] = _linear_fit(xs, [r[key] for r in measured], context)
-                row['fps'] = 1.0 / row['s_per_frame']
-                rows.append(row)
+                for p, m in measured.items():
+                    xs = [r['context'] for r in m]
+                    row = dict(width=width, context=context, precision=p, how=status)
+                    for key in ('s_per_frame', 'case_mib', 'process_mib'):
+                        row[key] = _linear_fit(xs, [r[key] for r in m], context)
+                    row['fps'] = 1.0 / row['s_per_frame']
+                    rows.append(row)
                 continue
-            mem = _memory(args.memory, 'make_step_case', kwargs)
-            case = make_step_case(**kwargs)
-            t = time_fn(case, repeat=args.step_repeat, warmup=0)
-            held = case.context_bytes / 2**20
-            del case
-            row = dict(width=width, context=context, how=status, s_per_frame=t['median_s'],
-                       fps=1.0 / t['median_s'],
-                       case_mib=mem['peak_mib'] + held if mem else None,
-                       process_mib=mem['peak_rss_mib'] if mem else None,
-                       context_mib=held, memory=mem, timing=t)
-            rows.append(row)
-            measured.append(row)
+            kwargs = dict(width=width, context=context, smoke=args.smoke, seed=args.seed,
+                          device=args.device)
+            mem = {p: _memory(args.memory, 'make_step_case', dict(kwargs, precision=p))
+                   for p in args.precisions}
+            cases = {p: make_step_case(**kwargs, precision=p) for p in args.precisions}
+            held = {p: case.context_bytes / 2**20 for p, case in cases.items()}
+            timing = time_fns(cases, repeat=args.step_repeat, warmup=0, device=args.device)
+            del cases
+            for p in args.precisions:
+                t = timing[p]
+                row = dict(width=width, context=context, precision=p, how=status,
+                           s_per_frame=t['median_s'], fps=1.0 / t['median_s'],
+                           case_mib=mem[p]['peak_mib'] + held[p] if mem[p] else None,
+                           process_mib=mem[p]['peak_rss_mib'] if mem[p] else None,
+                           context_mib=held[p], memory=mem[p], timing=t)
+                rows.append(row)
+                measured[p].append(row)
+    _vs_fp32(rows, ('width', 'context'))
     return rows
 
 
@@ -385,16 +464,16 @@ def run_dense(args) -> list[dict]:
         for width in args.dense_widths:
             h, w = dense_grid(width, cfg['stride'], args.smoke)
             need = dense_mib(protocol, h, w, cfg['context'])
-            free = available_memory_mib()
+            free = _free_mib(args.device)
             fits = free is None or need * 1.1 < MEMORY_SHARE * free
             kwargs = dict(protocol=protocol, width=width, labels=args.labels, smoke=args.smoke,
-                          seed=args.seed)
+                          seed=args.seed, device=args.device)
             impls = ('ours', 'dense') if fits else ('ours',)
             mem = {impl: _memory(args.memory, 'make_dense_case', dict(impl=impl, **kwargs))
                    for impl in impls}
             cases = {impl: make_dense_case(impl=impl, **kwargs) for impl in impls}
             diff = (float((cases['ours']() - cases['dense']()).abs().max()) if fits else None)
-            t = time_fns(cases, repeat=args.repeat, warmup=args.warmup)
+            t = time_fns(cases, repeat=args.repeat, warmup=args.warmup, device=args.device)
             del cases
             ours_mib = mem['ours']['peak_mib'] if mem['ours'] else None
             dense_measured = mem.get('dense')['peak_mib'] if mem.get('dense') else None
@@ -415,12 +494,15 @@ def run_dense(args) -> list[dict]:
 
 
 def real_dense_rows(args, pipeline: list[dict], steps: list[dict]) -> list[dict]:
-    """Computed dense memory at the real configs beside our measured (or extrapolated) peak."""
+    """Computed dense memory at the real configs beside our measured (or extrapolated) peak
+    (of the first precision, fp32 unless left out)."""
     rows = []
+    ref = args.precisions[0]
     for width in args.widths:
         h, w = dense_grid(width, 4, args.smoke)
-        ours_a = next((r for r in pipeline if r['protocol'] == 'A' and r['width'] == width), None)
-        ours_b = next((r for r in steps if r['width'] == width and
+        ours_a = next((r for r in pipeline if r['protocol'] == 'A' and r['width'] == width
+                       and r['precision'] == ref), None)
+        ours_b = next((r for r in steps if r['width'] == width and r['precision'] == ref and
                        r['context'] == args.contexts[-1]), None)
         for protocol, ours, context, radius in (('A', ours_a, 1, 6),
                                                 ('B', ours_b, args.contexts[-1], REAL_B['radius'])):
@@ -430,8 +512,33 @@ def real_dense_rows(args, pipeline: list[dict], steps: list[dict]) -> list[dict]
                              radius=radius, context=context, dense_computed_mib=need,
                              ours_mib=mib, ours_how=(ours.get('how', 'measured (pipeline)')
                                                      if ours else None),
-                             memory_ratio=need / mib if mib else None))
+                             precision=ref, memory_ratio=need / mib if mib else None))
     return rows
+
+
+def check_targets(args, pipeline: list[dict], steps: list[dict], machine: dict) -> list[dict]:
+    """The bf16 targets (set for CPUs with bf16 matrix units) against this run's rows."""
+    if 'bf16' not in args.precisions:
+        return []
+    width = NATIVE_WIDTH if NATIVE_WIDTH in args.widths else args.widths[0]
+    checkable = not machine['bf16'].startswith('emulated')
+    targets = []
+    a = next((r for r in pipeline if r['protocol'] == 'A' and r['width'] == width and
+              r['precision'] == 'bf16'), None)
+    if a is not None and a['vs_fp32'] is not None:
+        targets.append(dict(what=f'protocol A, {width} wide: bf16 >= {TARGET_A_SPEEDUP:g}x '
+                                 'faster per frame than fp32',
+                            value=a['vs_fp32'], shown=f"{a['vs_fp32']:.2f}x",
+                            met=a['vs_fp32'] >= TARGET_A_SPEEDUP, checkable=checkable))
+    context = args.contexts[-1]
+    b = next((r for r in steps if r['width'] == width and r['context'] == context and
+              r['precision'] == 'bf16'), None)
+    if b is not None:
+        targets.append(dict(what=f'protocol B, {width} wide, {context} context maps: bf16 <= '
+                                 f'{TARGET_B_S_PER_FRAME:g} s per frame',
+                            value=b['s_per_frame'], shown=f"{b['s_per_frame']:.2f} s",
+                            met=b['s_per_frame'] <= TARGET_B_S_PER_FRAME, checkable=checkable))
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -443,6 +550,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--contexts', type=int, nargs='+', default=[1, 5, FULL_CONTEXT],
                         help='context sizes of part 2; the last is measured if it fits, '
                              'else extrapolated from the others')
+    add_precision_args(parser)
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument('--pipeline-repeat', type=int, default=1,
+                        help='runs of each pipeline video per precision (part 1), in turns')
     parser.add_argument('--step-repeat', type=int, default=1,
                         help='timed runs per context size of part 2')
     parser.add_argument('--dense-widths', type=int, nargs='+', default=[NATIVE_WIDTH],
@@ -454,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch\'s, 1 with --smoke); on a '
                              'machine where other jobs use cores, use the idle cores only')
+    parser.add_argument('--gemm-size', type=int, default=2048,
+                        help='side of the torch.mm giving the reference rate of each dtype')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
     parser.add_argument('--no-dense', action='store_true', help='skip part 3')
     parser.add_argument('--seed', type=int, default=0)
@@ -464,36 +577,52 @@ def main(argv: list[str] | None = None) -> int:
             SMOKE['frames_b']
         args.dense_widths = list(SMOKE['widths'])
         args.contexts = list(SMOKE['contexts'])
-        args.repeat, args.warmup, args.step_repeat = 1, 0, 1
+        args.repeat, args.warmup, args.step_repeat, args.pipeline_repeat = 1, 0, 1, 1
+        args.gemm_size = 256
         args.threads = args.threads or 1
     if args.frames_a < 2 or args.frames_b < 2 or not args.contexts:
         parser.error('need at least 2 frames per protocol and one context size')
+    if args.pipeline_repeat < 1:
+        parser.error('--pipeline-repeat must be at least 1')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device available')
+    try:
+        precisions = resolve_precisions(args.precisions, args.device)
+    except PrecisionError as err:
+        parser.error(f'--precisions: {err}')
+    args.precisions = list(precisions)
     args.memory = not args.no_memory and not args.smoke  # smoke: seconds, no child processes
     if args.threads:
         torch.set_num_threads(args.threads)
     cv2.setNumThreads(0)
-    machine = machine_info('cpu')
+    machine = machine_info(args.device)
     print(machine_line(machine))
+    print(describe_precisions(precisions))
+    gemm = gemm_rates(list(dict.fromkeys(['fp32'] + args.precisions)), args.gemm_size,
+                      args.device, repeat=max(args.repeat, 3), warmup=1, seed=args.seed)
+    print(gemm_line(gemm, torch.get_num_threads()))
     _, _, source = load_video(2, max(args.widths), seed=args.seed,
                               **_sizes(max(args.widths), args.smoke))
     print(f'frames: {source}\n')
     start = time.perf_counter()
+    vs_fp32 = ('vs_fp32', 'vs fp32', lambda v: f'{v:.2f}x')
 
     pipeline = run_pipeline(args)
     print_table(pipeline, [
-        ('protocol', 'protocol'), ('width', 'width'), ('frames', 'frames'),
-        ('timed', 'timed'), ('context', 'context maps'), ('s_per_frame', 's/frame', '.2f'),
-        ('fps', 'fps', '.3f'), ('case_mib', 'case MiB', '.0f'),
-        ('process_mib', 'process MiB', '.0f')],
+        ('protocol', 'protocol'), ('width', 'width'), ('precision', 'prec'),
+        ('frames', 'frames'), ('timed', 'timed'), ('context', 'context maps'),
+        ('s_per_frame', 's/frame', '.2f'), ('fps', 'fps', '.3f'), vs_fp32,
+        ('case_mib', 'case MiB', '.0f'), ('process_mib', 'process MiB', '.0f')],
         title='LabelPropagator pipeline (backbone + protocol + read-out), configs/test/'
-              'corrflow_davis{,_topk}.py')
+              'corrflow_davis{,_topk}.py, amp = prec (vs fp32 = fp32 s/frame / this)')
     steps = run_steps(args)
     print_table(steps, [
-        ('width', 'width'), ('context', 'context maps'), ('s_per_frame', 's/frame', '.2f'),
-        ('fps', 'fps', '.3f'), ('case_mib', 'case MiB', '.0f'),
-        ('process_mib', 'process MiB', '.0f'), ('how', 'how')],
+        ('width', 'width'), ('context', 'context maps'), ('precision', 'prec'),
+        ('s_per_frame', 's/frame', '.2f'), ('fps', 'fps', '.3f'), vs_fp32,
+        ('case_mib', 'case MiB', '.0f'), ('process_mib', 'process MiB', '.0f'),
+        ('how', 'how')],
         title='protocol B, one frame (embed + top-k attention + read-out) with T context maps '
-              'held')
+              'held, precisions interleaved')
     dense = [] if args.no_dense else run_dense(args)
     if dense:
         print_table(dense, [
@@ -505,15 +634,21 @@ def main(argv: list[str] | None = None) -> int:
             ('memory_ratio', 'mem ratio', lambda v: f'{v:.1f}x'),
             ('max_abs_diff', 'max abs diff', '.1e')],
             title='dense (full affinity matrix) vs ours, same propagation math, random '
-                  'features, no backbone')
+                  'features, no backbone, fp32 only (an implementation comparison)')
     real = real_dense_rows(args, pipeline, steps)
     print_table(real, [
         ('protocol', 'protocol'), ('width', 'width'), ('grid', 'grid'), ('radius', 'R'),
         ('context', 'T'), ('dense_computed_mib', 'dense MiB (computed)', '.0f'),
-        ('ours_mib', 'ours case MiB', '.0f'),
+        ('ours_mib', f'ours case MiB ({args.precisions[0]})', '.0f'),
         ('memory_ratio', 'mem ratio', lambda v: f'{v:.0f}x'), ('ours_how', 'ours')],
         title='dense memory at the real configs (stride 4), computed: fp32 affinities '
               '(x2 for A)')
+    targets = check_targets(args, pipeline, steps, machine)
+    for target in targets:
+        note = '' if target['checkable'] else (
+            '; NOT checkable here: bf16 is emulated on this CPU (no bf16 matrix units)')
+        print(f"target (CPU with bf16 matrix units): {target['what']}: {target['shown']} "
+              f"({'met' if target['met'] else 'not met'}){note}")
     elapsed = time.perf_counter() - start
     print(f'total {elapsed:.0f} s')
 
@@ -522,17 +657,22 @@ def main(argv: list[str] | None = None) -> int:
     if path:
         settings = dict(widths=args.widths, dense_widths=args.dense_widths, height=HEIGHT,
                         frames_a=args.frames_a, frames_b=args.frames_b, contexts=args.contexts,
-                        labels=args.labels,
+                        labels=args.labels, device=args.device, precisions=args.precisions,
+                        precision_reasons={k: v.describe() for k, v in precisions.items()},
+                        pipeline_repeat=args.pipeline_repeat,
                         repeat=args.repeat, warmup=args.warmup, step_repeat=args.step_repeat,
                         seed=args.seed, frames=source, dense_settings=DENSE_SETTINGS,
+                        gemm_size=args.gemm_size,
                         configs={k: str(v.relative_to(REPO_ROOT)) for k, v in CONFIGS.items()},
                         memory_share=MEMORY_SHARE, elapsed_s=elapsed)
         write_results(NAME, dict(pipeline=pipeline, protocol_b_steps=steps, dense=dense,
                                  dense_at_real_configs=real), machine=machine,
-                      extra=dict(settings=settings, outputs_agree=ok,
+                      extra=dict(settings=settings, gemm=gemm, targets=targets,
+                                 outputs_agree=ok,
                                  memory_method='fresh process per case: case = RSS high-water '
                                  'mark minus RSS before the run (+ context maps held, part 2); '
-                                 'process = whole-process RSS peak'), path=path)
+                                 'process = whole-process RSS peak; CUDA: max allocated minus '
+                                 'allocated before'), path=path)
         print(f'wrote {path}')
     if not ok:
         print('dense and ours disagree', file=sys.stderr)

@@ -1,6 +1,13 @@
 """Shared helpers of the benchmark scripts: machine, timing, peak memory, output.
 
-* :func:`machine_info` / :func:`machine_line`: what the numbers were measured on;
+* :func:`machine_info` / :func:`machine_line`: what the numbers were measured on,
+  the CPU's flags and whether bf16 matrix products are native or emulated on it;
+* :func:`precision_choices`, :func:`resolve_precisions`, :func:`add_precision_args`:
+  the ``--precisions`` of a benchmark (fp32 / bf16 everywhere, fp16 on CUDA
+  only), resolved with :func:`corrflow.utils.precision.resolve_precision`;
+* :func:`make_gemm`, :func:`gemm_rates`, :func:`gemm_line`: the machine's
+  reference matrix-multiply rate (GFLOP/s of an n x n ``torch.mm``) in every
+  precision, measured in the benchmark's own run;
 * :func:`time_fn` (one case) and :func:`time_fns` (several cases timed in
   interleaved rounds, so that a background load slows them alike): median of
   ``repeat`` runs after ``warmup`` runs, synchronising CUDA around each run;
@@ -43,6 +50,8 @@ RESULTS_DIR = REPO_ROOT / 'benchmarks' / 'results'
 Column = Union[str, Sequence[Any]]
 
 __all__ = ['REPO_ROOT', 'RESULTS_DIR', 'shared_data_root', 'machine_info', 'machine_line',
+           'bf16_support', 'PRECISIONS', 'precision_choices', 'resolve_precisions',
+           'add_precision_args', 'describe_precisions', 'make_gemm', 'gemm_rates', 'gemm_line',
            'available_memory_mib', 'synchronize', 'time_fn', 'time_fns',
            'peak_memory_subprocess', 'format_table', 'print_table', 'results_path',
            'write_results', 'add_output_args']
@@ -73,11 +82,16 @@ def machine_info(device: str | None = None) -> dict:
             ``'cuda:1'``); its GPU is named when it is a CUDA device.
 
     Returns:
-        dict: cpu_model, cpu_count, cpus_usable (this process's affinity),
-        load_average (1/5/15 min, other jobs slow measurements down), python,
-        platform, torch, torch_threads, and with CUDA gpu, cuda.
+        dict: cpu_model, cpu (:func:`corrflow.utils.precision.cpu_description`:
+        model, cores, threads, AVX-512/AMX flags, bf16 matrix units),
+        cpu_bf16_units, bf16 (:func:`bf16_support` on ``device``), cpu_count,
+        cpus_usable (this process's affinity), load_average (1/5/15 min, other
+        jobs slow measurements down), python, platform, torch, torch_threads,
+        and with CUDA gpu, cuda. Take it after ``torch.set_num_threads``.
     """
     import torch
+
+    from corrflow.utils.precision import cpu_bf16_units, cpu_description
 
     info = {
         'cpu_model': _cpu_model(),
@@ -91,6 +105,9 @@ def machine_info(device: str | None = None) -> dict:
         'torch': torch.__version__,
         'torch_threads': torch.get_num_threads(),
         'device': device or 'cpu',
+        'cpu': cpu_description(),
+        'cpu_bf16_units': cpu_bf16_units(),
+        'bf16': bf16_support(device or 'cpu'),
     }
     if device is not None and str(device).startswith('cuda') and torch.cuda.is_available():
         dev = torch.device(device)
@@ -100,7 +117,8 @@ def machine_info(device: str | None = None) -> dict:
 
 
 def machine_line(info: dict | None = None) -> str:
-    """One line: CPU model and cores, threads, load, torch version and GPU."""
+    """Two lines: CPU model and cores, threads, load, torch version and GPU; then the CPU's
+    flags and bf16 matrix units, and whether bf16 is native or emulated on the device."""
     info = info or machine_info()
     line = (f"{info['cpu_model']}, {info['cpus_usable']}/{info['cpu_count']} cores usable, "
             f"torch {info['torch']} ({info['torch_threads']} threads), "
@@ -109,7 +127,33 @@ def machine_line(info: dict | None = None) -> str:
         line += f", load {info['load_average'][0]:.2f}"
     if 'gpu' in info:
         line += f", GPU {info['gpu']} (CUDA {info['cuda']})"
+    if 'cpu' in info:
+        line += f"\n{info['cpu']}; bf16 on {info['device']}: {info['bf16']}"
     return line
+
+
+def bf16_support(device: Any = 'cpu') -> str:
+    """Whether bf16 matrix products are native or emulated on ``device``, in words.
+
+    A CPU runs them natively with ``amx_bf16`` or ``avx512_bf16``
+    (:func:`corrflow.utils.precision.cpu_bf16_units`); elsewhere oneDNN
+    emulates them and they are slower than fp32. A CUDA device: as
+    ``torch.cuda.is_bf16_supported`` says.
+    """
+    import torch
+
+    from corrflow.utils.precision import cpu_bf16_units
+
+    if str(device).startswith('cuda'):
+        if not torch.cuda.is_available():
+            return 'unknown (no CUDA device)'
+        return ('native (GPU supports bf16)' if torch.cuda.is_bf16_supported(including_emulation=False)
+                else 'not supported by this GPU')
+    units = cpu_bf16_units()
+    if units:
+        return f'native ({units})'
+    return ('emulated (no amx_bf16 or avx512_bf16 in /proc/cpuinfo: no bf16 matrix units, '
+            'bf16 products are converted and run slower than fp32)')
 
 
 def available_memory_mib() -> float | None:
@@ -120,6 +164,49 @@ def available_memory_mib() -> float | None:
     except OSError:
         return None
     return int(match.group(1)) / 1024.0 if match else None
+
+
+# ---------------------------------------------------------------------------- precision
+#: Every precision a benchmark can run; fp16 needs a CUDA device.
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+
+def precision_choices(device: Any = 'cpu') -> tuple[str, ...]:
+    """The default ``--precisions`` on ``device``: fp32 and bf16, and fp16 on CUDA (without
+    bf16 on a GPU that has none)."""
+    if not str(device).startswith('cuda'):
+        return ('fp32', 'bf16')
+    import torch
+    if torch.cuda.is_available() and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return ('fp32', 'fp16')
+    return PRECISIONS
+
+
+def add_precision_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--precisions`` (default: :func:`precision_choices` of the device)."""
+    parser.add_argument('--precisions', nargs='+', default=None, choices=PRECISIONS,
+                        help='precisions measured side by side: fp32 = no autocast, bf16 / fp16 '
+                             '= torch.autocast in that dtype (fp16 on CUDA only); default: fp32 '
+                             'bf16 (and fp16 on CUDA)')
+
+
+def resolve_precisions(names: Sequence[str] | None, device: Any = 'cpu') -> dict:
+    """name -> :class:`corrflow.utils.precision.Precision` for ``device``, fp32 first.
+
+    Raises:
+        corrflow.utils.precision.PrecisionError: a precision the device cannot
+            run (fp16 on a CPU, bf16 on a GPU without it).
+    """
+    from corrflow.utils.precision import resolve_precision
+
+    names = list(dict.fromkeys(names or precision_choices(device)))
+    names.sort(key=PRECISIONS.index)
+    return {name: resolve_precision(name, device) for name in names}
+
+
+def describe_precisions(precisions: dict) -> str:
+    """``'precisions: fp32 (why); bf16 (why)'`` of :func:`resolve_precisions`' result."""
+    return 'precisions: ' + '; '.join(p.describe() for p in precisions.values())
 
 
 # ---------------------------------------------------------------------------- timing
@@ -168,6 +255,53 @@ def time_fns(fns: dict[str, Callable[[], Any]], repeat: int = 3, warmup: int = 1
             synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {name: _stats(values, warmup) for name, values in times.items()}
+
+
+def make_gemm(size: int, precision: str = 'fp32', device: Any = 'cpu',
+              seed: int = 0) -> Callable[[], Any]:
+    """One ``torch.mm`` of two ``size`` x ``size`` matrices in ``precision``'s dtype.
+
+    The operands are made in that dtype beforehand (autocast would convert
+    them on every call), so the call is the product alone: what autocast's
+    matrix products and convolutions run on.
+    """
+    import torch
+
+    dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    out = torch.empty(size, size, device=device, dtype=dtype)
+    return lambda: torch.mm(a, b, out=out)
+
+
+def gemm_rates(precisions: Sequence[str], size: int = 2048, device: Any = 'cpu',
+               repeat: int = 3, warmup: int = 1, seed: int = 0) -> dict[str, dict]:
+    """GFLOP/s of an n x n ``torch.mm`` (2 n^3 FLOP) in each precision, interleaved rounds.
+
+    Returns:
+        dict: precision -> ``dict(gflops, size, timing)`` (timing: :func:`time_fns`).
+    """
+    fns = {name: make_gemm(size, name, device, seed) for name in precisions}
+    timing = time_fns(fns, repeat=repeat, warmup=warmup, device=device)
+    return {name: dict(gflops=2.0 * size ** 3 / t['median_s'] / 1e9, size=size, timing=t)
+            for name, t in timing.items()}
+
+
+def gemm_line(rates: dict[str, dict], threads: int | None = None) -> str:
+    """One line: the GEMM rate in each precision, and each as a multiple of fp32's."""
+    if not rates:
+        return 'GEMM rate: not measured'
+    size = next(iter(rates.values()))['size']
+    parts = [f"{name} {r['gflops']:.1f}" for name, r in rates.items()]
+    line = f'GEMM {size}x{size} torch.mm'
+    if threads:
+        line += f' ({threads} thread{"s" if threads > 1 else ""})'
+    line += ': ' + ', '.join(parts) + ' GFLOP/s'
+    if 'fp32' in rates and len(rates) > 1:
+        line += ' (' + ', '.join(f"{name} {r['gflops'] / rates['fp32']['gflops']:.2f}x fp32"
+                                 for name, r in rates.items() if name != 'fp32') + ')'
+    return line
 
 
 def time_fn(fn: Callable[[], Any], repeat: int = 3, warmup: int = 1,
