@@ -147,8 +147,8 @@ def bf16_support(device: Any = 'cpu') -> str:
     if str(device).startswith('cuda'):
         if not torch.cuda.is_available():
             return 'unknown (no CUDA device)'
-        return ('native (GPU supports bf16)' if torch.cuda.is_bf16_supported(including_emulation=False)
-                else 'not supported by this GPU')
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return 'native (GPU supports bf16)' if native else 'not native on this GPU'
     units = cpu_bf16_units()
     if units:
         return f'native ({units})'
