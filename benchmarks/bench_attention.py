@@ -82,10 +82,10 @@ from benchmarks.baselines import unfold_restricted_attention  # noqa: E402
 from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
                                available_memory_mib, describe_precisions, gemm_line,
                                gemm_rates, machine_info, machine_line, make_gemm,
-                               peak_memory_subprocess, print_table, resolve_precisions,
+                               peak_memory_subprocess, parse_device_and_precisions, print_table,
                                results_path, time_fns, write_results)
 from corrflow.models.layers.local_attention import restricted_attention  # noqa: E402
-from corrflow.utils.precision import PrecisionError, resolve_precision  # noqa: E402
+from corrflow.utils.precision import resolve_precision  # noqa: E402
 
 NAME = 'attention'
 IMPLEMENTATIONS = {'ours': 'tiled GEMMs (corrflow restricted_attention)',
@@ -264,12 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         configs = SMOKE_CONFIGS
         args.repeat, args.warmup, args.gemm_size = 1, 0, 256
         args.threads = args.threads or 1
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: no CUDA device available')
-    try:
-        precisions = resolve_precisions(args.precisions, args.device)
-    except PrecisionError as err:
-        parser.error(f'--precisions: {err}')
+    precisions = parse_device_and_precisions(parser, args)
     names = list(precisions)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -99,7 +99,7 @@ from benchmarks.baselines import (dense_restricted_attention,  # noqa: E402
 from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
                                available_memory_mib, describe_precisions, gemm_line,
                                gemm_rates, machine_info, machine_line, peak_memory_subprocess,
-                               print_table, resolve_precisions, results_path,
+                               parse_device_and_precisions, print_table, results_path,
                                shared_data_root, time_fns, write_results)
 from corrflow.apis import init_model  # noqa: E402
 from corrflow.models.layers.local_attention import (restricted_attention,  # noqa: E402
@@ -108,8 +108,7 @@ from corrflow.models.layers.propagation import (labels_to_onehot,  # noqa: E402
                                                 minmax_normalise, padded_size,
                                                 resample_to_image)
 from corrflow.models.trackers.protocols import l2_normalise  # noqa: E402
-from corrflow.utils.precision import (PrecisionError, autocast_off,  # noqa: E402
-                                      full_precision)
+from corrflow.utils.precision import autocast_off, full_precision  # noqa: E402
 
 NAME = 'propagation'
 CONFIGS = {'A': REPO_ROOT / 'configs' / 'test' / 'corrflow_davis.py',
@@ -584,12 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error('need at least 2 frames per protocol and one context size')
     if args.pipeline_repeat < 1:
         parser.error('--pipeline-repeat must be at least 1')
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: no CUDA device available')
-    try:
-        precisions = resolve_precisions(args.precisions, args.device)
-    except PrecisionError as err:
-        parser.error(f'--precisions: {err}')
+    precisions = parse_device_and_precisions(parser, args)
     args.precisions = list(precisions)
     args.memory = not args.no_memory and not args.smoke  # smoke: seconds, no child processes
     if args.threads:

@@ -72,10 +72,9 @@ from benchmarks.baselines import recompute_per_call_loss  # noqa: E402
 from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
                                available_memory_mib, describe_precisions, gemm_line,
                                gemm_rates, machine_info, machine_line, peak_memory_subprocess,
-                               print_table, resolve_precisions, results_path, time_fns,
+                               parse_device_and_precisions, print_table, results_path, time_fns,
                                write_results)
-from corrflow.utils.precision import (Precision, PrecisionError,  # noqa: E402
-                                      resolve_precision)
+from corrflow.utils.precision import Precision, resolve_precision  # noqa: E402
 
 NAME = 'train_step'
 MODEL_CONFIG = REPO_ROOT / 'configs' / '_base_' / 'models' / 'corrflow_r18.py'
@@ -255,12 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.size, args.batch, args.repeat, args.warmup, args.gemm_size = 48, 2, 1, 0, 256
         args.threads = args.threads or 1
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: no CUDA device available')
-    try:
-        precisions = resolve_precisions(args.precisions, args.device)
-    except PrecisionError as err:
-        parser.error(f'--precisions: {err}')
+    precisions = parse_device_and_precisions(parser, args)
     names = list(precisions)
     # (arrangement, precision) cases: ours in every precision, the reference in fp32
     with_reference = not args.no_reference and 'fp32' in precisions

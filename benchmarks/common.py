@@ -51,7 +51,8 @@ Column = Union[str, Sequence[Any]]
 
 __all__ = ['REPO_ROOT', 'RESULTS_DIR', 'shared_data_root', 'machine_info', 'machine_line',
            'bf16_support', 'PRECISIONS', 'precision_choices', 'resolve_precisions',
-           'add_precision_args', 'describe_precisions', 'make_gemm', 'gemm_rates', 'gemm_line',
+           'add_precision_args', 'parse_device_and_precisions', 'describe_precisions',
+           'make_gemm', 'gemm_rates', 'gemm_line',
            'available_memory_mib', 'synchronize', 'time_fn', 'time_fns',
            'peak_memory_subprocess', 'format_table', 'print_table', 'results_path',
            'write_results', 'add_output_args']
@@ -202,6 +203,24 @@ def resolve_precisions(names: Sequence[str] | None, device: Any = 'cpu') -> dict
     names = list(dict.fromkeys(names or precision_choices(device)))
     names.sort(key=PRECISIONS.index)
     return {name: resolve_precision(name, device) for name in names}
+
+
+def parse_device_and_precisions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """Check ``args.device`` and resolve ``args.precisions`` (:func:`resolve_precisions`).
+
+    A CUDA device without a GPU, or a precision the device cannot run, ends the
+    script through ``parser.error`` (one line, exit code 2).
+    """
+    import torch
+
+    from corrflow.utils.precision import PrecisionError
+
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device available')
+    try:
+        return resolve_precisions(args.precisions, args.device)
+    except PrecisionError as err:
+        parser.error(f'--precisions: {err}')
 
 
 def describe_precisions(precisions: dict) -> str:
