@@ -1,4 +1,4 @@
-"""Tiny data written on the fly for the tool tests."""
+"""Tiny data written on the fly for the tool tests, and the training model of the AMP tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,3 +36,15 @@ def write_random_corrflow_checkpoint(path: Path, seed: int = 0) -> Path:
                               neck=dict(type='EmbeddingProjection')))
     torch.save(dict(state_dict=model.state_dict(), meta=dict(note='random')), path)
     return path
+
+
+def build_training_model():
+    """CorrFlow's training model (ResNet-18 variant, 64-d embedding, R 6, colour bottleneck)."""
+    from corrflow.registry import MODELS
+
+    return MODELS.build(dict(
+        type='RecursiveFlow',
+        backbone=dict(type='CorrFlowResNet'),
+        neck=dict(type='EmbeddingProjection', in_channels=256, out_channels=64),
+        head=dict(type='RestrictedAttentionHead', radius=6, stride=4),
+        bottleneck=dict(type='ColourBottleneck')))

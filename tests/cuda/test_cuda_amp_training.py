@@ -1,28 +1,24 @@
 """CorrFlow training steps on a CUDA GPU through mmengine's AmpOptimWrapper (bf16, fp16)."""
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
-from corrflow.registry import MODELS, OPTIM_WRAPPERS
-from corrflow.utils.precision import apply_precision, resolve_precision
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import build_training_model  # noqa: E402
+
+from corrflow.registry import OPTIM_WRAPPERS  # noqa: E402
+from corrflow.utils.precision import apply_precision, resolve_precision  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(),
                        reason='needs a CUDA GPU (torch.cuda.is_available() is False)'),
 ]
-
-
-def build_model():
-    return MODELS.build(dict(
-        type='RecursiveFlow',
-        backbone=dict(type='CorrFlowResNet'),
-        neck=dict(type='EmbeddingProjection', in_channels=256, out_channels=64),
-        head=dict(type='RestrictedAttentionHead', radius=6, stride=4),
-        bottleneck=dict(type='ColourBottleneck')))
 
 
 def test_apply_precision_picks_amp_optim_wrapper_on_cuda():
@@ -45,7 +41,7 @@ def test_two_amp_training_steps_on_cuda_follow_fp32(quantised_batch, dtype):
         pytest.skip(f'GPU {torch.cuda.get_device_name()} does not support bf16')
     low_dtype = getattr(torch, dtype)
     torch.manual_seed(0)
-    model = build_model().cuda()
+    model = build_training_model().cuda()
     ref_model = copy.deepcopy(model)
     # the configuration apply_precision gives a GPU run: a dynamic loss scaler in both dtypes
     wrapper = OPTIM_WRAPPERS.build(dict(

@@ -1,21 +1,17 @@
 """Training steps under CPU bf16 autocast (CPUAutocastOptimWrapper)."""
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
-from corrflow.engine import CPUAutocastOptimWrapper
-from corrflow.registry import MODELS, OPTIM_WRAPPERS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import build_training_model  # noqa: E402
 
-
-def build_model():
-    return MODELS.build(dict(
-        type='RecursiveFlow',
-        backbone=dict(type='CorrFlowResNet'),
-        neck=dict(type='EmbeddingProjection', in_channels=256, out_channels=64),
-        head=dict(type='RestrictedAttentionHead', radius=6, stride=4),
-        bottleneck=dict(type='ColourBottleneck')))
+from corrflow.engine import CPUAutocastOptimWrapper  # noqa: E402
+from corrflow.registry import OPTIM_WRAPPERS  # noqa: E402
 
 
 def step_and_keep_grad(model, wrapper, data):
@@ -33,7 +29,7 @@ def step_and_keep_grad(model, wrapper, data):
 
 def test_two_training_steps_under_bf16_autocast_follow_fp32(quantised_batch):
     torch.manual_seed(0)
-    model = build_model()
+    model = build_training_model()
     ref_model = copy.deepcopy(model)
     batches = [quantised_batch(B=2, T=3, H=48, W=48, seed=s) for s in range(2)]
     wrapper = OPTIM_WRAPPERS.build(dict(
