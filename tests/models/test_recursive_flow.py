@@ -187,3 +187,33 @@ def test_clips_quantised_with_different_centroids_are_refused(tmp_path, quantise
 def test_num_classes_must_be_a_number_of_classes():
     with pytest.raises(ValueError, match='num_classes'):
         build_model(num_classes=1)
+
+
+def test_zero_cycle_weight_skips_the_cycle_and_keeps_the_short_term_loss():
+    torch.manual_seed(2)
+    full = build_model(cycle_weight=0.1)
+    full.eval()
+    frames, samples = make_batch(B=1, H=32, W=32)
+    torch.manual_seed(3)  # the same scheduled-sampling draw for both
+    want = full.loss(frames, samples)
+    calls = []
+    no_cycle = build_model(cycle_weight=0.0)
+    no_cycle.load_state_dict(full.state_dict())
+    no_cycle.eval()
+    head_forward = no_cycle.head.forward
+    no_cycle.head.forward = lambda *a: calls.append(1) or head_forward(*a)
+    torch.manual_seed(3)
+    got = no_cycle.loss(frames, samples)
+    assert len(calls) == 2  # p1 and p2 only: no forward chain, no way back
+    assert got['loss_cycle'].item() == 0.0 and want['loss_cycle'].item() > 0
+    torch.testing.assert_close(got['loss_short'], want['loss_short'])
+
+
+def test_teacher_forcing_always_feeds_the_ground_truth():
+    model = build_model(sampling_start=1.0, sampling_end=1.0)
+    for progress in (0.0, 0.5, 1.0):
+        model.set_train_progress(progress)
+        assert model.sampling_prob == 1.0
+    truth, pred = torch.zeros(2, 4, 3, 3), torch.ones(2, 4, 3, 3)
+    for _ in range(20):
+        assert model._sample_reference(truth, pred, model.sampling_prob) is truth

@@ -67,7 +67,8 @@ class RecursiveFlow(BaseModel):
             samples, set by ``QuantiseColour``), or 16 (the built-in centroids)
             for samples that carry none. A number that contradicts the
             samples' centroids is an error naming both and the centroid file.
-        cycle_weight (float): weight of the cycle-consistency terms.
+        cycle_weight (float): weight of the cycle-consistency terms; 0 skips
+            them (``loss_cycle`` is then logged as 0).
         sampling_start (float): sampling probability at the start of training.
         sampling_end (float): sampling probability at the end of training.
         sampling_draw (str): ``'iteration'`` (one draw for the batch, as the
@@ -247,6 +248,11 @@ class RecursiveFlow(BaseModel):
             preds.append(self.attend(emb[t], emb[t - 1], ref))
             loss_short = loss_short + colour_cross_entropy(preds[-1], targets[:, t])
 
+        if self.cycle_weight == 0:  # the "w/o cycle consistency" variant: nothing to compute
+            loss_cycle = inputs.new_zeros(())
+            self._keep_record(inputs, net_in, targets, preds)
+            return dict(loss_short=loss_short, loss_cycle=loss_cycle,
+                        sampling_prob=inputs.new_tensor(prob))
         # Cycle consistency: forward along the clip on own outputs, back to frame 0.
         forward = [onehot[0], preds[0]]
         for t in range(2, T):
@@ -258,13 +264,18 @@ class RecursiveFlow(BaseModel):
                 x = self.attend(emb[t - 1], emb[t], x)
             loss_cycle = loss_cycle + colour_cross_entropy(x, targets[:, 0])
 
+        self._keep_record(inputs, net_in, targets, preds)
+        return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
+                    sampling_prob=inputs.new_tensor(prob))
+
+    def _keep_record(self, inputs: Tensor, net_in: Tensor, targets: Tensor,
+                     preds: list[Tensor]) -> None:
+        """Keep the first clip of the batch when :meth:`record_next_loss` asked for it."""
         if self._record_next:
             self._record = dict(inputs=inputs[0].detach(), net_inputs=net_in[0].detach(),
                                 targets=targets[0].detach(),
                                 preds=[p[0].detach() for p in preds])
             self._record_next = False
-        return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
-                    sampling_prob=inputs.new_tensor(prob))
 
     def _sample_reference(self, truth: Tensor, pred: Tensor, prob: float) -> Tensor:
         """Ground truth with probability ``prob``, else the (non-detached) prediction."""

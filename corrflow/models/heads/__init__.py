@@ -1,3 +1,3 @@
-from .restricted_attention_head import RestrictedAttentionHead
+from .restricted_attention_head import GlobalAttentionHead, RestrictedAttentionHead
 
-__all__ = ['RestrictedAttentionHead']
+__all__ = ['GlobalAttentionHead', 'RestrictedAttentionHead']
