@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from corrflow.models.layers.propagation import (area_seed, grid_to_image_coords,
                                                 minmax_normalise, resample_to_image,
                                                 strided_seed)
-from corrflow.registry import MODELS
+from corrflow.registry import MODELS, TASK_UTILS
 
 
 class RandomLocalEncoder(nn.Module):
@@ -189,3 +189,38 @@ def test_gt_heatmaps_read_out_give_pck_one(shared_data, stride, input_size):
     result = pck(preds, gt, alphas=(0.1, 0.2))
     assert result['PCK@0.1'] == 1.0 and result['PCK@0.2'] == 1.0
     assert np.abs(preds - gt).max() < 3.0  # within a fraction of a cell
+
+
+def test_protocol_a_temperature_divides_the_affinities():
+    # Dividing by T is the same as scaling the query by 1/T; T=1 is the paper's setting.
+    video, masks = shifted_video(48, 64, 4, 3)
+    feats = {}
+
+    def features(t):
+        return feats.setdefault(t, RandomLocalEncoder()(video[t:t + 1].float() / 255))
+
+    seed = F.one_hot(torch.from_numpy(masks[0][::4, ::4]).long(), 3).permute(2, 0, 1)[None].float()
+    cold = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3, temperature=0.25))
+    plain = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3))
+    first = next(iter(cold(features, 3, seed)))[1]
+    scaled = {t: f * 4 if t == 1 else f for t, f in
+              ((t, features(t)) for t in range(3))}
+    want = next(iter(plain(lambda t: scaled[t], 3, seed)))[1]
+    torch.testing.assert_close(first, want)
+    assert cold.describe()['temperature'] == 0.25 and plain.describe()['temperature'] == 1.0
+    with pytest.raises(ValueError, match='temperature'):
+        TASK_UTILS.build(dict(type='CorrFlowPropagation', temperature=0.0))
+
+
+def test_pixel_encoder_normalise_gives_unit_length_cells_and_is_recorded():
+    frames = torch.rand(1, 3, 16, 20)
+    raw = MODELS.build(dict(type='PixelColourEncoder', stride=4))(frames)
+    unit = MODELS.build(dict(type='PixelColourEncoder', stride=4, normalise=True))(frames)
+    torch.testing.assert_close(unit, F.normalize(raw, dim=1))
+    torch.testing.assert_close(unit.norm(dim=1), torch.ones(unit.shape[0], *unit.shape[2:]))
+    prop = MODELS.build(dict(type='LabelPropagator',
+                             backbone=dict(type='PixelColourEncoder', stride=4, normalise=True),
+                             propagation=dict(type='CorrFlowPropagation', temperature=0.07)))
+    info = prop.describe()
+    assert info['feature_norm'] == 'L2' and info['temperature'] == 0.07
+    assert info['encoder'] == 'PixelColourEncoder'

@@ -234,11 +234,11 @@ def test_load_test_config_resolves_and_checks(tmp_path, monkeypatch):
     from corrflow.utils.launch import ConfigError
 
     monkeypatch.chdir(tmp_path)  # a relative config path is found from the repository root
-    cfg = load_test_config('configs/test/pixel_lab_davis.py', {'model.input_size': 240})
+    cfg = load_test_config('configs/test/pixel_lab_raw_davis.py', {'model.input_size': 240})
     assert cfg.model.input_size == 240 and cfg.model.backbone.type == 'PixelColourEncoder'
     assert load_test_config().filename == str(REPO_ROOT / 'configs/test/corrflow_davis.py')
     with pytest.raises(ConfigError, match='did you mean model.input_size'):
-        init_model('configs/test/pixel_lab_davis.py', cfg_options={'model.input_sise': 240})
+        init_model('configs/test/pixel_lab_raw_davis.py', cfg_options={'model.input_sise': 240})
     with pytest.raises(FileNotFoundError, match='config nope.py does not exist'):
         load_test_config('nope.py')
 

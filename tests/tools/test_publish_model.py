@@ -79,7 +79,7 @@ def test_publish_refuses_bad_input(tmp_path, capsys, case):
         args = [str(tmp_path / 'other.pth'), str(dst)]
     elif case == 'no_weights':
         args = [str(training_checkpoint(tmp_path / 'a.pth')), str(dst), '--config',
-                str(REPO_ROOT / 'configs/test/pixel_lab_davis.py')]
+                str(REPO_ROOT / 'configs/test/pixel_lab_raw_davis.py')]
     else:
         args = [str(tmp_path / 'nope.pth'), str(dst)]
     assert publish_tool.main(args) == 1

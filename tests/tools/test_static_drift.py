@@ -11,7 +11,7 @@ from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'analysis' / 'static_drift.py'
-PIXEL_A = str(REPO_ROOT / 'configs' / 'test' / 'pixel_lab_davis.py')
+PIXEL_A = str(REPO_ROOT / 'configs' / 'test' / 'pixel_lab_raw_davis.py')
 PIXEL_B = str(REPO_ROOT / 'configs' / 'test' / 'pixel_lab_davis_topk_lite.py')
 
 _spec = importlib.util.spec_from_file_location('static_drift_tool', TOOL)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from corrflow.models.layers.colour import rgb_to_lab
@@ -22,9 +23,15 @@ class PixelColourEncoder(nn.Module):
         colour_space (str): ``'lab'`` (OpenCV float Lab: L in [0, 100]) or
             ``'rgb'`` (in [0, 1]).
         scale (float): multiplies the features (matters for raw dot products).
+        normalise (bool): scale every cell's colour vector to unit length
+            (after the cell average). With raw dot products (protocol A) the
+            brightest keys win every softmax; unit-length colours with a
+            temperature compare hue and lightness direction instead. Protocol
+            B normalises features itself, so there it changes nothing.
     """
 
-    def __init__(self, stride: int = 4, colour_space: str = 'lab', scale: float = 1.0) -> None:
+    def __init__(self, stride: int = 4, colour_space: str = 'lab', scale: float = 1.0,
+                 normalise: bool = False) -> None:
         super().__init__()
         if colour_space not in ('lab', 'rgb'):
             raise ValueError(f'colour_space must be "lab" or "rgb", got {colour_space!r}')
@@ -33,10 +40,13 @@ class PixelColourEncoder(nn.Module):
         self.stride = stride
         self.colour_space = colour_space
         self.scale = scale
+        self.normalise = normalise
         self.out_channels = 3
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) RGB in [0, 1] -> (B, 3, ceil(H/s), ceil(W/s))."""
         feats = rgb_to_lab(x) if self.colour_space == 'lab' else x
         feats = centred_cell_average(feats, self.stride)
+        if self.normalise:
+            feats = F.normalize(feats, dim=1)
         return feats * self.scale if self.scale != 1.0 else feats

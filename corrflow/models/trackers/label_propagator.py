@@ -306,6 +306,11 @@ class LabelPropagator(BaseModel):
     def describe(self) -> dict:
         """The propagation settings, to be reported beside every number."""
         info = dict(self.protocol.describe())
-        info.update(stride=self.stride, input_size=self.input_size,
+        if getattr(self.backbone, 'normalise', False):  # unit-length features from the encoder
+            info['feature_norm'] = 'L2'
+        encoder = type(self.backbone).__name__
+        if self.neck is not None:
+            encoder += f' + {type(self.neck).__name__}'
+        info.update(encoder=encoder, stride=self.stride, input_size=self.input_size,
                     size_divisor=self.size_divisor, precision=self.precision.describe())
         return info

@@ -26,10 +26,13 @@ class CorrFlowPropagation:
 
     Frame 1 copies the ground-truth labels of frame 0; every later frame copies
     the hard (arg-max, re-one-hot) prediction of the frame before it. Raw dot
-    products, softmax over the ``(2R+1)^2`` window, no temperature.
+    products, softmax over the ``(2R+1)^2`` window, no temperature (the
+    paper's setting, ``temperature=1``).
 
     Args:
         radius (int): window radius R in feature cells (6 at stride 4).
+        temperature (float): affinities are divided by it before the softmax
+            (1 in CorrFlow; a baseline of unit-length features needs a small one).
         tile_size (int): tile side of the windowed computation.
     """
 
@@ -37,8 +40,11 @@ class CorrFlowPropagation:
     normalise_features = False
     minmax_output = False
 
-    def __init__(self, radius: int = 6, tile_size: int = 8) -> None:
+    def __init__(self, radius: int = 6, temperature: float = 1.0, tile_size: int = 8) -> None:
+        if temperature <= 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
         self.radius = radius
+        self.temperature = temperature
         self.tile_size = tile_size
 
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
@@ -49,7 +55,7 @@ class CorrFlowPropagation:
         for t in range(1, num_frames):
             feat = features(t)
             prob = restricted_attention(feat, ref_feat, ref_labels, self.radius,
-                                        tile_size=self.tile_size)
+                                        temperature=self.temperature, tile_size=self.tile_size)
             yield t, prob
             hard = prob.argmax(1)  # (1, h, w)
             ref_labels = F.one_hot(hard, num_labels).permute(0, 3, 1, 2).to(prob.dtype)
@@ -57,7 +63,8 @@ class CorrFlowPropagation:
 
     def describe(self) -> dict:
         return dict(protocol='A (CorrFlow)', context='previous frame', labels='hard',
-                    radius=self.radius, temperature=1.0, topk=None, feature_norm=None,
+                    radius=self.radius, temperature=self.temperature, topk=None,
+                    feature_norm=None,
                     seed=self.seed, output='argmax')
 
 
