@@ -63,13 +63,26 @@ def _object_boundaries(mask: np.ndarray) -> np.ndarray:
     return edge & (mask > 0)
 
 
+def _outer_ring(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: background pixels (id 0) with a 4-neighbour inside an object."""
+    obj = mask > 0
+    ring = np.zeros(mask.shape, dtype=bool)
+    ring[1:] |= obj[:-1]
+    ring[:-1] |= obj[1:]
+    ring[:, 1:] |= obj[:, :-1]
+    ring[:, :-1] |= obj[:, 1:]
+    return ring & ~obj
+
+
 def overlay_masks(frame: np.ndarray, mask: np.ndarray, palette: np.ndarray | None = None,
                   alpha: float = 0.5, contour: bool = True) -> np.ndarray:
     """Blend the objects of an id map over a frame.
 
     Id 0 is background and leaves the frame unchanged; id k > 0 is blended
-    with ``palette[k]`` at opacity ``alpha``, and (``contour``) its boundary
-    pixels are drawn in the full colour.
+    with ``palette[k]`` at opacity ``alpha``. With ``contour``, each object's
+    boundary is drawn as a two-tone line that reads on any object or
+    background colour: its boundary pixels in white and the background pixels
+    just outside them in black.
 
     Args:
         frame (np.ndarray): (H, W, 3) uint8 RGB.
@@ -77,7 +90,7 @@ def overlay_masks(frame: np.ndarray, mask: np.ndarray, palette: np.ndarray | Non
         palette (np.ndarray, optional): (K, 3) uint8 RGB; the DAVIS / VOC
             palette by default.
         alpha (float): opacity of the colour inside objects, in [0, 1].
-        contour (bool): draw object boundaries opaquely.
+        contour (bool): draw object boundaries (white, with a black outer line).
 
     Returns:
         np.ndarray: (H, W, 3) uint8 RGB.
@@ -93,8 +106,8 @@ def overlay_masks(frame: np.ndarray, mask: np.ndarray, palette: np.ndarray | Non
     inside = mask > 0
     out[inside] = (1.0 - alpha) * out[inside] + alpha * colours[inside]
     if contour:
-        edge = _object_boundaries(mask)
-        out[edge] = colours[edge]
+        out[_outer_ring(mask)] = 0.0
+        out[_object_boundaries(mask)] = 255.0
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

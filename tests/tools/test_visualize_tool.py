@@ -70,6 +70,25 @@ def test_davis_side_by_side_pngs_and_videos(davis, tmp_path, capsys):
         assert gif.n_frames == 4
 
 
+def test_davis_scale_step_and_max_frames(davis, tmp_path, capsys):
+    root, results = davis
+    out = tmp_path / 'small'
+    assert visualize.main(['davis', str(results), str(root), '--out', str(out), '--format', 'png',
+                           '--sequences', 'seq-a', '--scale', '0.5', '--step', '2']) == 0
+    assert 'seq-a: 2 frames, 2 with a result, with GT' in capsys.readouterr().out
+    assert sorted(p.name for p in (out / 'seq-a').glob('*.png')) == ['00000.png', '00001.png']
+    with Image.open(out / 'seq-a' / '00000.png') as img:
+        assert img.size == (24 * 2 + 4, 16)  # both panels at half size
+    assert visualize.main(['davis', str(results), str(root), '--out', str(out), '--format', 'gif',
+                           '--sequences', 'seq-a', '--max-frames', '3']) == 0
+    with Image.open(out / 'seq-a.gif') as gif:
+        assert gif.n_frames <= 3  # identical consecutive frames may be merged
+    assert 'seq-a: 3 frames' in capsys.readouterr().out
+    assert visualize.main(['davis', str(results), str(root), '--out', str(out),
+                           '--scale', '0']) == 1
+    assert '--scale must be in (0, 4]' in capsys.readouterr().err
+
+
 def test_davis_errors_are_one_line(davis, tmp_path, capsys):
     root, results = davis
     assert visualize.main(['davis', str(results), str(root), '--out', str(tmp_path),

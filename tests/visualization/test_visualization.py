@@ -38,7 +38,9 @@ def test_overlay_masks_blends_objects_and_keeps_background():
     expected = np.rint(0.75 * frame[10, 10].astype(float) + 0.25 * voc_palette()[2])
     assert np.array_equal(out[10, 10], expected.astype(np.uint8))
     edged = overlay_masks(frame, mask, alpha=0.25)
-    assert np.array_equal(edged[5, 10], voc_palette()[2])  # top boundary drawn opaquely
+    assert np.array_equal(edged[5, 10], [255, 255, 255])  # top boundary: white line ...
+    assert np.array_equal(edged[4, 10], [0, 0, 0])  # ... with a black line outside it
+    assert np.array_equal(edged[2, 10], frame[2, 10])  # background beyond it untouched
     assert np.array_equal(edged[10, 10], out[10, 10])  # interior as without contours
     assert np.array_equal(colorize_mask(mask)[10, 10], voc_palette()[2])
     with pytest.raises(ValueError, match='palette'):

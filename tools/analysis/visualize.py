@@ -86,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     davis.add_argument('--sequences', nargs='+', help='sequences (default: all result folders)')
     _output_args(davis)
     davis.add_argument('--alpha', type=float, default=0.5, help='mask opacity')
+    davis.add_argument('--scale', type=float, default=1.0,
+                       help='resize the panels by this factor (e.g. 0.4 for a small GIF)')
+    davis.add_argument('--step', type=int, default=1, help='show every STEP-th frame')
+    davis.add_argument('--max-frames', type=int, default=None,
+                       help='stop after this many shown frames (default: all)')
 
     for name, text in (('features', 'PCA-coloured embeddings of each frame'),
                        ('attention', 'restricted attention of one pixel, chained over frames')):
@@ -177,6 +182,17 @@ def _read_ids(path: Path, size: tuple[int, int], warned: list[str]) -> np.ndarra
     return ids
 
 
+def _rescale(image: np.ndarray, *masks: np.ndarray | None, scale: float = 1.0):
+    """A frame resized by ``scale`` (area / linear) and its id maps (nearest)."""
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    out = [cv2.resize(image, size, interpolation=interp)]
+    out += [None if m is None else cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
+            for m in masks]
+    return out
+
+
 def cmd_davis(args: argparse.Namespace) -> None:
     """Overlays of every result sequence, side by side with the GT."""
     results_dir, root, out = Path(args.results_dir), Path(args.davis_root), Path(args.out)
@@ -186,24 +202,32 @@ def cmd_davis(args: argparse.Namespace) -> None:
         raise VisualizeError(f'DAVIS_ROOT {root} has no JPEGImages/480p folder')
     if not 0.0 <= args.alpha <= 1.0:
         raise VisualizeError(f'--alpha must be in [0, 1], got {args.alpha}')
+    if not 0.0 < args.scale <= 4.0:
+        raise VisualizeError(f'--scale must be in (0, 4], got {args.scale}')
+    if args.step < 1 or (args.max_frames is not None and args.max_frames < 1):
+        raise VisualizeError(f'--step and --max-frames must be >= 1, got {args.step} and '
+                             f'{args.max_frames}')
     for seq in _result_sequences(results_dir, root, args.sequences):
         files = list_frame_files(root / 'JPEGImages' / '480p' / seq)
         if not files:
             raise VisualizeError(f'{root / "JPEGImages" / "480p" / seq} holds no frames')
+        files = files[::args.step][:args.max_frames]
         gt_dir = root / 'Annotations' / '480p' / seq
         has_gt = gt_dir.is_dir()
         frames, shown, warned = [], 0, []
         for path in files:
             image = read_image(path)
-            size = image.shape[:2]
-            pred = _read_ids(results_dir / seq / f'{path.stem}.png', size, warned)
+            pred = _read_ids(results_dir / seq / f'{path.stem}.png', image.shape[:2], warned)
+            gt = (_read_ids(gt_dir / f'{path.stem}.png', image.shape[:2], warned)
+                  if has_gt else None)
+            if args.scale != 1.0:  # masks resized with the frame, before drawing the contours
+                image, pred, gt = _rescale(image, pred, gt, scale=args.scale)
             shown += pred is not None
             left = add_caption(overlay_masks(image, pred, alpha=args.alpha) if pred is not None
                                else image, f'{seq} {path.stem} result' +
                                ('' if pred is not None else ' (none)'))
             panels = [left]
             if has_gt:
-                gt = _read_ids(gt_dir / f'{path.stem}.png', size, warned)
                 panels.append(add_caption(overlay_masks(image, gt, alpha=args.alpha)
                                           if gt is not None else image,
                                           'GT' if gt is not None else 'GT (none)'))
