@@ -1,6 +1,7 @@
 from .hooks import ReconstructionVisualizationHook, ScheduledSamplingHook, VideoProgressHook
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .resumable_loop import ResumableInfiniteSampler, ResumableIterBasedTrainLoop
+from .random_state import PositionSeededDataset, capture_random_state, restore_random_state
+from .resumable_loop import RandomStateHook, ResumableInfiniteSampler, ResumableIterBasedTrainLoop
 from .total_batch import (SampleMultiStepLR, apply_total_batch, launcher_world_size,
                           samples_to_iters)
 
@@ -11,4 +12,6 @@ allow_mmengine_checkpoints()
 
 __all__ = ['CPUAutocastOptimWrapper', 'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
            'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
+           'RandomStateHook', 'PositionSeededDataset', 'capture_random_state',
+           'restore_random_state',
            'SampleMultiStepLR', 'apply_total_batch', 'launcher_world_size', 'samples_to_iters']
