@@ -23,7 +23,7 @@ bf16 and a bf16 product is several times slower than fp32, so ``'auto'`` stays i
 fp32. The environment variable ``CORRFLOW_CPU_BF16`` (``1``/``0``) overrides the
 detection, e.g. on a CPU whose flags a hypervisor hides.
 
-What runs in the low-precision dtype (SPEC: safe mixed precision for this
+What runs in the low-precision dtype (the parts that are safe in it for this
 model): convolutions, the attention's affinity and aggregation products (both
 with fp32 accumulation). Softmax, logarithms, cross-entropy, the
 scheduled-sampling mix, label read-out and metrics stay in fp32.

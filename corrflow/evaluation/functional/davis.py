@@ -7,7 +7,7 @@ fast.
 
 Shape shorthand: T frames, H height, W width, N objects.
 
-Protocol (SPEC §3):
+Protocol (that of the official tool):
 
 * the object count N of a sequence is the maximum id of GT frame 0 once the
   void value 255 has been set to background; objects are the ids 1..N;
