@@ -16,11 +16,13 @@ from mmengine.dist import get_rank
 from mmengine.runner import Runner
 
 from corrflow.utils import allow_mmengine_checkpoints, load_model_weights
-from corrflow.utils.launch import (ConfigError, check_cfg_options, setup_test_distributed,
-                                   teardown_distributed, user_error_message)
+from corrflow.utils.launch import (ConfigError, check_cfg_options, run_with_one_line_errors,
+                                   setup_test_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES
 
 TASKS = ('davis', 'jhmdb', 'vip')
+HEADLINE = {'davis': ('J&F-Mean', 'J-Mean', 'F-Mean'), 'jhmdb': ('PCK@0.1', 'PCK@0.2'),
+            'vip': ('mIoU',)}
 
 
 def parse_args():
@@ -37,11 +39,10 @@ def parse_args():
                              'on GPUs that support it and on CPUs with bf16 matrix units (AMX), '
                              'fp16 on other GPUs, fp32 (with a warning) on other CPUs; or force '
                              'bf16 / fp16 / fp32 (default: the config\'s model.amp, fp32)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='pytorch: started by torchrun (tools/dist_test.sh), which sets '
+                             'RANK, LOCAL_RANK and WORLD_SIZE; slurm: started by srun')
+    return parser.parse_args()
 
 
 def build_config(args) -> Config:
@@ -71,9 +72,16 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main() -> int:
-    args = parse_args()
-    allow_mmengine_checkpoints()
+def score_line(task: str, metrics: dict) -> str:
+    """The headline numbers of a run, e.g. ``davis: J&F-Mean 0.5260, J-Mean ..., F-Mean ...``."""
+    prefix = f'{task}/'
+    shown = {k[len(prefix):]: v for k, v in metrics.items()
+             if k.startswith(prefix) and isinstance(v, (int, float))}
+    headline = [k for k in HEADLINE.get(task, ()) if k in shown] or list(shown)[:4]
+    return f'{task}: ' + ', '.join(f'{k} {shown[k]:.4f}' for k in headline)
+
+
+def test(args) -> None:
     ok = False
     try:
         cfg = build_config(args)
@@ -93,18 +101,19 @@ def main() -> int:
             os.makedirs(out_dir, exist_ok=True)
             cfg.dump(osp.join(out_dir, 'test_config.py'))
             print(json.dumps(metrics, indent=2))
-            print(f'results in {out_dir}')
+            print(score_line(args.task, metrics))
+            print(f'results in {out_dir} (the settings that produced them: '
+                  f'{osp.join(out_dir, "test_config.py")})')
         ok = True
-    except Exception as err:  # one clear line for bad input, full traceback otherwise
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
     finally:
         runner = None
         teardown_distributed(barrier=ok)
-    return 0
+
+
+def main() -> int:
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    return run_with_one_line_errors(lambda: test(args))
 
 
 if __name__ == '__main__':

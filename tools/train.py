@@ -9,10 +9,12 @@ from mmengine.runner import Runner
 
 from corrflow.engine import apply_total_batch, launcher_world_size
 from corrflow.utils import allow_mmengine_checkpoints, load_checkpoint_file
-from corrflow.utils.launch import (ConfigError, check_cfg_options, set_dataset_root,
-                                   setup_cpu_distributed, teardown_distributed,
-                                   user_error_message)
+from corrflow.utils.launch import (ConfigError, check_cfg_options, run_with_one_line_errors,
+                                   set_dataset_root, setup_cpu_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES, apply_precision, cpu_description
+
+# the test config printed at the end of a run when the training config names none (test_config)
+DEFAULT_TEST_CONFIG = 'configs/test/corrflow_davis.py'
 
 
 def parse_args():
@@ -31,11 +33,10 @@ def parse_args():
                         help='override config keys, e.g. train_cfg.max_iters=100')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the total batch / auto_scale_lr.base_batch_size')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='pytorch: started by torchrun (tools/dist_train.sh), which sets '
+                             'RANK, LOCAL_RANK and WORLD_SIZE; slurm: started by srun')
+    return parser.parse_args()
 
 
 def build_config(args) -> Config:
@@ -68,9 +69,43 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main() -> int:
-    args = parse_args()
-    allow_mmengine_checkpoints()
+def last_checkpoint(work_dir: str) -> str | None:
+    """The checkpoint mmengine recorded last in ``work_dir`` (None if none was saved)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def summary(runner, cfg, first_iter: int) -> list[str]:
+    """What a finished run did and how to use its result, as log lines."""
+    lines = [f'trained iterations {first_iter + 1}..{runner.iter} of '
+             f'{cfg.train_cfg.max_iters} in {cfg.work_dir}']
+    hub = runner.message_hub
+    run_iters = runner.iter - first_iter
+    if 'train/loss' in hub.log_scalars and run_iters > 0:
+        losses = hub.get_scalar('train/loss').data[0][-run_iters:]
+        k = min(10, len(losses))
+        if k:
+            lines.append(f'loss: {losses[:k].mean():.4f} (mean of the first {k} iterations of '
+                         f'this run), {losses[-k:].mean():.4f} (mean of the last {k})')
+    ckpt = last_checkpoint(cfg.work_dir)
+    if ckpt is None:
+        lines.append('no checkpoint was saved (default_hooks.checkpoint)')
+        return lines
+    test_config = cfg.get('test_config', DEFAULT_TEST_CONFIG)
+    lines += [f'final checkpoint: {ckpt}',
+              f'evaluate it: python tools/test.py {test_config} davis {ckpt} '
+              '--data-root data/DAVIS',
+              f'propagate a mask with it: python tools/propagate.py my_video.mp4 '
+              f'first_frame_mask.png --checkpoint {ckpt}'
+              + ('' if test_config == DEFAULT_TEST_CONFIG else f' --config {test_config}')]
+    return lines
+
+
+def train(args) -> None:
     runner, ok = None, False
     try:
         cfg = build_config(args)
@@ -84,17 +119,20 @@ def main() -> int:
             runner.logger.info(line)
         runner.logger.info(f'precision: {precision.describe()}; {cpu_description()}')
         runner.train()
+        first_iter = getattr(runner.train_loop, 'resumed_from', 0)
+        if runner.rank == 0:
+            for line in summary(runner, cfg, first_iter):
+                runner.logger.info(line)
         ok = True
-    except Exception as err:  # one clear line for bad input, full traceback otherwise
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
     finally:
         runner = None
         teardown_distributed(barrier=ok)
-    return 0
+
+
+def main() -> int:
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    return run_with_one_line_errors(lambda: train(args))
 
 
 if __name__ == '__main__':

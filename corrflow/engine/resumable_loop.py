@@ -131,6 +131,7 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
             runner.register_hook(self.random_state_hook)
 
     def run(self):
+        self.resumed_from = self._iter  # 0 for a fresh run
         sampler = getattr(self.dataloader, 'sampler', None)
         if self._iter > 0 and isinstance(sampler, ResumableInfiniteSampler):
             sampler.skip(self._iter * self.dataloader.batch_size)

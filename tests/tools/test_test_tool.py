@@ -51,6 +51,12 @@ def test_davis_outputs(tool, tmp_path, davis_root, checkpoint):
         rows = list(csv.reader(f))
     assert rows[0] == ['J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall',
                        'F-Decay']
+    # the run ends on its score and where the outputs are
+    jf, j, f = (float(rows[1][i]) for i in (0, 1, 4))
+    last = result.stdout.strip().splitlines()[-2:]
+    assert last[0] == f'davis: J&F-Mean {jf:.4f}, J-Mean {j:.4f}, F-Mean {f:.4f}'
+    assert last[1] == f'results in {out} (the settings that produced them: ' \
+                      f'{out / "test_config.py"})'
     with open(out / 'per-sequence_results-val.csv') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['Sequence', 'J-Mean', 'F-Mean'] and len(rows) == 1 + 6  # 3 seqs x 2 obj

@@ -16,7 +16,8 @@ SHORT = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
 
 
 def losses(log: str):
-    return [float(x) for x in re.findall(r'\bloss: ([0-9.]+)', log)]
+    """The losses of the Iter(train) log lines."""
+    return [float(x) for x in re.findall(r'Iter\(train\).*?\bloss: ([0-9.]+)', log)]
 
 
 def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
@@ -34,6 +35,17 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
     assert any(k.startswith('backbone.') for k in ckpt['state_dict'])
     # TensorBoard event file and reconstruction images are written
     assert list(work.rglob('events.out.tfevents.*'))
+    # the run ends on a summary: what it did and how to use the result
+    tail = first.stdout[first.stdout.rindex('Saving checkpoint at 2 iterations'):]
+    assert f'trained iterations 1..2 of 2 in {work}' in tail
+    found = re.search(r'loss: ([0-9.]+) \(mean of the first 2 iterations of this run\), '
+                      r'([0-9.]+) \(mean of the last 2\)', tail)
+    # the log line of iteration 2 shows the mean over its window: the same two losses
+    assert found and float(found[1]) == float(found[2]) == losses(first.stdout)[-1]
+    assert f'final checkpoint: {work / "iter_2.pth"}' in tail
+    assert (f'evaluate it: python tools/test.py configs/test/corrflow_davis.py davis '
+            f'{work / "iter_2.pth"} --data-root data/DAVIS') in tail
+    assert 'propagate a mask with it: python tools/propagate.py my_video.mp4 ' in tail
 
     second = tool('tools/train.py', DEMO, '--work-dir', str(work), '--resume', '--cfg-options',
                   'train_cfg.max_iters=3', *SHORT)
@@ -44,6 +56,8 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
     # the scheduled-sampling probability continues from the restored iteration (2/3)
     assert re.search(r'sampling_prob: 0\.7000', log)
     assert load_checkpoint_file(work / 'iter_3.pth')['meta']['iter'] == 3
+    assert f'trained iterations 3..3 of 3 in {work}' in second.stdout
+    assert 'mean of the first 1 iterations of this run' in second.stdout
 
 
 def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
