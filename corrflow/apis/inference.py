@@ -122,10 +122,7 @@ def read_video(source: str | Path | np.ndarray | Sequence[np.ndarray]) -> tuple[
         rate (from the container; 0.0 when unknown).
     """
     if isinstance(source, np.ndarray):
-        frames = source
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f'frames must be (T, H, W, 3) RGB, got {frames.shape}')
-        return frames.astype(np.uint8, copy=False), 0.0
+        return _check_frames(source), 0.0
     if isinstance(source, (list, tuple)):
         return read_video(np.stack(source))
     path = Path(source)
@@ -180,7 +177,7 @@ def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | N
     if isinstance(source, np.ndarray):
         if source.ndim == 2 and source.shape[1] == 2 and source.dtype.kind == 'f':
             return dict(keypoints=source.astype(np.float32), names=None)
-        return dict(mask=_check_mask(source.astype(np.uint8), size, 'the given array'),
+        return dict(mask=_check_mask(_label_ids(source), size, 'the given array'),
                     colours=None)
     path = Path(source)
     if not path.is_file():
@@ -230,6 +227,42 @@ def read_first_labels(source: str | Path | np.ndarray, size: tuple[int, int] | N
             colours[new_id] = tuple(int(c) for c in uniq[i])
         mask = lut[inverse.reshape(-1)].reshape(rgb.shape[:2])
     return dict(mask=_check_mask(mask, size, str(path)), colours=colours)
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB frames given as an array, refused rather than cast."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise DataError(f'the given frames must be a (T, H, W, 3) RGB array, got shape '
+                        f'{frames.shape}')
+    if frames.dtype == np.uint8:
+        return frames
+    if frames.dtype.kind == 'f':
+        low, high = float(np.nanmin(frames)), float(np.nanmax(frames))
+        hint = ('they look like values in [0, 1]: pass (frames * 255).round().astype(np.uint8)'
+                if high <= 1.0 else 'pass them as uint8 RGB in [0, 255]')
+        raise DataError(f'the given frames are {frames.dtype} with values in [{low:g}, '
+                        f'{high:g}]; frames must be uint8 RGB in [0, 255] ({hint})')
+    if frames.dtype.kind in 'iu':
+        low, high = int(frames.min()), int(frames.max())
+        if low >= 0 and high <= 255:
+            return frames.astype(np.uint8)  # exact: every value fits
+        raise DataError(f'the given frames are {frames.dtype} with values in [{low}, {high}]; '
+                        'frames must be uint8 RGB in [0, 255]')
+    raise DataError(f'the given frames are {frames.dtype}; frames must be uint8 RGB in [0, 255]')
+
+
+def _label_ids(mask: np.ndarray) -> np.ndarray:
+    """Integer (or boolean) label ids given as an array, as uint8; refused rather than cast."""
+    if mask.dtype == bool:
+        return mask.astype(np.uint8)
+    if mask.dtype.kind not in 'iu':
+        raise DataError(f'the given mask is {mask.dtype}; give integer label ids (0 = '
+                        'background, 1..254 = objects, 255 = unlabelled) or a boolean mask')
+    if mask.size and (int(mask.min()) < 0 or int(mask.max()) > 255):
+        bad = int(mask.min()) if int(mask.min()) < 0 else int(mask.max())
+        raise DataError(f'the given mask holds label id {bad}; ids must lie in 0..255 '
+                        '(0 = background, 1..254 = objects, 255 = unlabelled)')
+    return mask.astype(np.uint8)
 
 
 def _check_mask(mask: np.ndarray, size: tuple[int, int] | None, name: str) -> np.ndarray:

@@ -1,6 +1,7 @@
 """tools/propagate.py: masks, colour masks, keypoints and every bad input, on tiny videos."""
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import write_random_corrflow_checkpoint  # noqa: E402
 
 from corrflow.apis import init_model, propagate  # noqa: E402
-from corrflow.datasets.video_io import count_video_frames  # noqa: E402
+from corrflow.datasets.video_io import DataError, count_video_frames  # noqa: E402
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,37 @@ def test_api_progress_callback(clip):
     # a strided view of the frames gives the same masks as the file (no copy is needed)
     from_file = propagate(model, clip['frames'], clip['mask_png'])
     assert (from_file['masks'] == result['masks']).all()
+
+
+@pytest.mark.parametrize('frames,message', [
+    (lambda f: f.astype(np.float32) / 255, 'the given frames are float32 with values in [0, 1]'
+     '; frames must be uint8 RGB in [0, 255] (they look like values in [0, 1]: pass '
+     '(frames * 255).round().astype(np.uint8))'),
+    (lambda f: f.astype(np.int64) * 2, 'the given frames are int64 with values in [0, '),
+    (lambda f: f[..., :2], 'the given frames must be a (T, H, W, 3) RGB array'),
+])
+def test_api_refuses_frames_it_would_have_to_cast(clip, frames, message):
+    model = init_model(checkpoint=clip['ckpt'])
+    rgb = np.stack([cv2.cvtColor(_frame(t), cv2.COLOR_BGR2RGB) for t in range(T)])
+    with pytest.raises(DataError) as err:
+        propagate(model, frames(rgb), clip['mask'])
+    assert str(err.value).startswith(message)
+    # integer frames whose values all fit in uint8 are exact and accepted
+    assert propagate(model, rgb.astype(np.int32), clip['mask'])['masks'].shape == (T, H, W)
+
+
+@pytest.mark.parametrize('mask,message', [
+    (lambda m: np.where(m == 2, 256, m.astype(np.int64)),
+     'the given mask holds label id 256; ids must lie in 0..255'),
+    (lambda m: m.astype(np.int64) - 1, 'the given mask holds label id -1'),
+    (lambda m: m.astype(np.float32), 'the given mask is float32; give integer label ids'),
+])
+def test_api_refuses_label_ids_it_would_have_to_cast(clip, mask, message):
+    model = init_model(checkpoint=clip['ckpt'])
+    with pytest.raises(DataError, match=re.escape(message)):
+        propagate(model, clip['frames'], mask(clip['mask']))
+    boolean = propagate(model, clip['frames'], clip['mask'] > 0)['masks']
+    assert set(np.unique(boolean)) <= {0, 1}
 
 
 @pytest.fixture(scope='module')
