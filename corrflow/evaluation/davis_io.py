@@ -14,13 +14,11 @@ module adds the I/O, the process pool over sequences and the official CSVs.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import multiprocessing
 import os
 import os.path as osp
 import struct
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
@@ -28,12 +26,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.functional.davis import (VOID_LABEL, db_statistics, evaluate_frame,
                                                   num_objects)
 
 __all__ = [
-    'DAVIS_GLOBAL_COLUMNS', 'DAVIS_PER_SEQUENCE_COLUMNS', 'DavisResultError', 'GLOBAL_CSV',
-    'PER_SEQUENCE_CSV', 'evaluate_davis', 'read_davis_gt', 'read_davis_results',
+    'DAVIS_GLOBAL_COLUMNS', 'DAVIS_PER_SEQUENCE_COLUMNS', 'DavisInputError', 'DavisResultError',
+    'GLOBAL_CSV',
+    'PER_SEQUENCE_CSV', 'PngSizeError', 'evaluate_davis', 'read_davis_gt', 'read_davis_results',
     'read_davis_sequences', 'read_png_ids', 'summarise_davis', 'voc_palette', 'write_davis_csvs',
     'write_indexed_png',
 ]
@@ -48,11 +48,14 @@ PER_SEQUENCE_CSV = 'per-sequence_results-val.csv'
 
 _ANNOTATIONS = osp.join('Annotations', '480p')
 _SEQUENCE_LIST = osp.join('ImageSets', '2017', 'val.txt')
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
-class DavisResultError(ValueError):
+class DavisResultError(DataError, ValueError):
     """A result folder that cannot be scored; the message names the file."""
+
+
+class DavisInputError(DataError, ValueError):
+    """An evaluation request that cannot be served (no sequences, one listed twice, ...)."""
 
 
 def voc_palette(num_colors: int = 256) -> np.ndarray:
@@ -190,19 +193,20 @@ def evaluate_davis(davis_root: str, results_dir: str,
     Raises:
         DavisResultError: a result folder or frame cannot be scored.
         FileNotFoundError: the GT or the sequence list is missing.
-        ValueError: no sequences, a sequence listed twice, ``num_workers`` < 1,
-            or a GT that cannot be read as 8-bit indices.
+        DavisInputError: no sequences, a sequence listed twice, ``num_workers`` < 1.
+        DataError: a GT that cannot be read as 8-bit indices, GT frames of
+            several sizes, a sequence of fewer than 3 GT frames.
     """
     if isinstance(sequences, str):
         sequences = [sequences]
     if num_workers is not None and num_workers < 1:
-        raise ValueError(f'num_workers must be >= 1, got {num_workers}')
+        raise DavisInputError(f'num_workers must be >= 1, got {num_workers}')
     seqs = list(read_davis_sequences(davis_root) if sequences is None else sequences)
     if not seqs:
-        raise ValueError('no sequences to evaluate')
+        raise DavisInputError('no sequences to evaluate')
     duplicates = sorted({s for s in seqs if seqs.count(s) > 1})
     if duplicates:
-        raise ValueError(f'sequences listed more than once: {", ".join(duplicates)}')
+        raise DavisInputError(f'sequences listed more than once: {", ".join(duplicates)}')
     sizes = {}
     for seq in seqs:
         gt_folder = osp.join(davis_root, _ANNOTATIONS, seq)
@@ -269,69 +273,70 @@ def _png_names(folder: str) -> list[str]:
     return sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.png'))
 
 
-def read_png_ids(path: str) -> np.ndarray | None:
-    """Palette indices (or grey levels) of a PNG, None if not 8-bit single channel.
+class PngSizeError(DataError):
+    """A PNG whose header declares another size than the one expected."""
 
-    The common DAVIS case (8-bit palette or grey, not interlaced, unfiltered
-    rows) is decoded here directly, which is about twice as fast as PIL; any
-    other PNG goes through PIL. Both give the same indices.
-    """
+    def __init__(self, path: str, size: tuple[int, int], expected: tuple[int, int]) -> None:
+        self.path, self.size, self.expected = path, size, expected
+        super().__init__(f'{path}: the PNG is {size[1]}x{size[0]}, expected '
+                         f'{expected[1]}x{expected[0]}')
+
+
+def _declared_png_size(path: str) -> tuple[int, int] | None:
+    """(H, W) from a PNG's IHDR header (the first 24 bytes); None if it is not a PNG."""
     with open(path, 'rb') as f:
-        data = f.read()
-    ids = _decode_plain_png(data)
-    if ids is not None:
-        return ids
-    with Image.open(io.BytesIO(data)) as image:
-        ids = np.asarray(image)
-    if ids.dtype == bool:  # 1-bit PNG
-        ids = ids.astype(np.uint8)
-    if ids.ndim != 2 or ids.dtype != np.uint8:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
         return None
-    return ids
+    width, height = struct.unpack('>II', head[16:24])
+    return height, width
 
 
-def _decode_plain_png(data: bytes) -> np.ndarray | None:
-    """(H, W) uint8 of an 8-bit palette / grey PNG with unfiltered rows, else None."""
-    if data[:8] != _PNG_SIGNATURE:
-        return None
-    header = None
-    idat = []
-    pos = 8
-    while pos + 8 <= len(data):
-        length, chunk_type = struct.unpack_from('>I4s', data, pos)
-        if chunk_type == b'IHDR':
-            header = struct.unpack_from('>IIBBBBB', data, pos + 8)
-        elif chunk_type == b'IDAT':
-            idat.append(data[pos + 8:pos + 8 + length])
-        elif chunk_type == b'IEND':
-            break
-        pos += 12 + length
-    if header is None:
-        return None
-    width, height, bit_depth, colour_type, compression, filter_method, interlace = header
-    if (bit_depth, compression, filter_method, interlace) != (8, 0, 0, 0) or \
-            colour_type not in (0, 3):  # grey or palette
-        return None
-    row_bytes = width + 1  # a filter-type byte, then one byte per pixel
+def read_png_ids(path: str, size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Palette indices (or grey levels) of an 8-bit single-channel PNG, None for other PNGs.
+
+    The size the header declares is checked first: a PNG whose size differs
+    from ``size`` is refused before any pixel is decompressed. Pillow decodes
+    the rest, with its decompression-bomb limit.
+
+    Args:
+        path (str): the PNG file.
+        size (tuple[int, int], optional): the expected (H, W).
+
+    Returns:
+        np.ndarray | None: (H, W) uint8, or None for a PNG that is not 8-bit
+        palette, grey or 1-bit.
+
+    Raises:
+        PngSizeError: the header declares another size than ``size``.
+        DataError: the file is not a readable image.
+    """
+    declared = _declared_png_size(path) if size is not None else None
+    if declared is not None and declared != tuple(size):
+        raise PngSizeError(path, declared, tuple(size))
     try:
-        raw = zlib.decompress(b''.join(idat), bufsize=height * row_bytes)
-    except zlib.error:
-        return None  # let PIL report the broken file
-    if len(raw) != height * row_bytes:
-        return None
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, row_bytes)
-    if rows[:, 0].any():  # filtered rows (Sub, Up, ...): PIL undoes them
-        return None
-    return rows[:, 1:]
+        with Image.open(path) as image:
+            declared = (image.height, image.width)
+            if size is not None and declared != tuple(size):
+                raise PngSizeError(path, declared, tuple(size))
+            if image.mode not in ('P', 'L', '1'):
+                return None
+            ids = np.asarray(image)
+    except (OSError, Image.DecompressionBombError, SyntaxError) as err:
+        raise DataError(f'{path}: not a readable image ({err})') from None
+    return ids.astype(np.uint8) if ids.dtype == bool else ids
 
 
 def _read_gt_frame(path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """One GT id map, checked to be 8-bit single channel (of ``shape`` if given)."""
-    frame = read_png_ids(path)
+    try:
+        frame = read_png_ids(path, shape)
+    except PngSizeError as err:
+        raise DataError(f'{path}: the GT frame is {err.size[1]}x{err.size[0]} but the first GT '
+                        f'frame of its sequence is {shape[1]}x{shape[0]}; every GT frame of a '
+                        'sequence must have one size') from None
     if frame is None:
-        raise ValueError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
-    if shape is not None and frame.shape != shape:
-        raise ValueError(f'{path}: size {frame.shape} differs from the first GT frame {shape}')
+        raise DataError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
     return frame
 
 
@@ -343,14 +348,15 @@ def _read_result_frame(results_dir: str, seq: str, frame_names: Sequence[str], t
         raise DavisResultError(f'{path}: result frame missing (frames 1..{len(frame_names) - 2} '
                                f'of {seq} are scored and required)')
     try:
-        frame = read_png_ids(path)
-    except OSError as err:
-        raise DavisResultError(f'{path}: cannot read the PNG ({err})') from err
+        frame = read_png_ids(path, shape)
+    except PngSizeError as err:
+        raise DavisResultError(f'{path}: size {err.size[1]}x{err.size[0]} differs from the GT '
+                               f'size {shape[1]}x{shape[0]}; results must have the size of '
+                               'their GT frames') from None
+    except DataError as err:
+        raise DavisResultError(str(err)) from None
     if frame is None:
         raise DavisResultError(f'{path}: not an 8-bit indexed (palette or grayscale) PNG')
-    if frame.shape != shape:
-        raise DavisResultError(f'{path}: size {frame.shape[1]}x{frame.shape[0]} differs '
-                               f'from the GT size {shape[1]}x{shape[0]}')
     top = int(frame.max())
     if top == VOID_LABEL:
         raise DavisResultError(f'{path}: holds the void value 255, which predictions '
@@ -367,8 +373,8 @@ def _score_sequence(davis_root: str, results_dir: str,
     folder = osp.join(davis_root, _ANNOTATIONS, seq)
     names = _png_names(folder)
     if len(names) < 3:
-        raise ValueError(f'{folder}: {len(names)} GT frames, at least 3 are needed (the '
-                         f'first and last are not scored)')
+        raise DataError(f'{folder}: {len(names)} GT frames, at least 3 are needed (the '
+                        f'first and last are not scored); leave {seq} out of the sequence list')
     first = _read_gt_frame(osp.join(folder, f'{names[0]}.png'))
     n_obj = num_objects(first)
     j_res = np.zeros((n_obj, len(names) - 2))

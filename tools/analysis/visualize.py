@@ -166,16 +166,28 @@ def _result_sequences(results_dir: Path, davis_root: Path, wanted: list[str] | N
     return seqs
 
 
-def _read_ids(path: Path, size: tuple[int, int], warned: list[str]) -> np.ndarray | None:
-    """Ids of an indexed PNG at frame size (nearest resize if needed); None if absent."""
+def _read_ids(path: Path, size: tuple[int, int], seen: dict) -> np.ndarray | None:
+    """Ids of an indexed PNG at frame size (nearest resize if needed); None if absent.
+
+    Masks of another size than their frames are resized, with one warning, as
+    long as all of them share that size; a folder that mixes sizes is refused.
+    """
     if not path.is_file():
         return None
-    ids = read_png_ids(str(path))
+    try:
+        ids = read_png_ids(str(path))
+    except DataError as err:
+        raise VisualizeError(str(err)) from None
     if ids is None:
         raise VisualizeError(f'{path}: not an 8-bit indexed (palette or grayscale) PNG')
     if ids.shape != size:
-        if not warned:
-            warned.append(str(path))
+        other, first = seen.setdefault('other_size', (ids.shape, path))
+        if other != ids.shape:
+            raise VisualizeError(f'{path} is {ids.shape[1]}x{ids.shape[0]} but {first} is '
+                                 f'{other[1]}x{other[0]} (the frames are {size[1]}x{size[0]}): '
+                                 'the masks mix sizes; write them all at one size')
+        if not seen.get('warned'):
+            seen['warned'] = True
             print(f'warning: {path} is {ids.shape[1]}x{ids.shape[0]}, the frame '
                   f'{size[1]}x{size[0]}: masks are resized (nearest)', file=sys.stderr)
         ids = cv2.resize(ids, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
@@ -214,11 +226,11 @@ def cmd_davis(args: argparse.Namespace) -> None:
         files = files[::args.step][:args.max_frames]
         gt_dir = root / 'Annotations' / '480p' / seq
         has_gt = gt_dir.is_dir()
-        frames, shown, warned = [], 0, []
+        frames, shown, seen = [], 0, {}
         for path in files:
             image = read_image(path)
-            pred = _read_ids(results_dir / seq / f'{path.stem}.png', image.shape[:2], warned)
-            gt = (_read_ids(gt_dir / f'{path.stem}.png', image.shape[:2], warned)
+            pred = _read_ids(results_dir / seq / f'{path.stem}.png', image.shape[:2], seen)
+            gt = (_read_ids(gt_dir / f'{path.stem}.png', image.shape[:2], {})
                   if has_gt else None)
             if args.scale != 1.0:  # masks resized with the frame, before drawing the contours
                 image, pred, gt = _rescale(image, pred, gt, scale=args.scale)

@@ -10,7 +10,8 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, read_png_ids,
+from corrflow.datasets.video_io import DataError
+from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, PngSizeError, read_png_ids,
                                           summarise_davis, write_davis_csvs, write_indexed_png)
 from corrflow.evaluation.functional.davis import evaluate_sequence
 from corrflow.registry import METRICS
@@ -24,12 +25,14 @@ def read_gt_volume(paths: Sequence[str | None], video: str) -> np.ndarray | None
         return None
     frames = []
     for path in paths:
-        ids = read_png_ids(path)
+        try:
+            ids = read_png_ids(path, frames[0].shape if frames else None)
+        except PngSizeError as err:
+            raise DataError(f'{path}: the GT frame is {err.size[1]}x{err.size[0]} but the first '
+                            f'GT frame of {video} is {err.expected[1]}x{err.expected[0]}; every '
+                            'GT frame of a video must have one size') from None
         if ids is None:
-            raise ValueError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
-        if frames and ids.shape != frames[0].shape:
-            raise ValueError(f'{path}: size {ids.shape} differs from the first GT frame of '
-                             f'{video} {frames[0].shape}')
+            raise DataError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
         frames.append(ids)
     return np.stack(frames)
 

@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from corrflow.evaluation.davis_io import read_png_ids, write_indexed_png
+from corrflow.datasets.video_io import DataError
+from corrflow.evaluation.davis_io import PngSizeError, read_png_ids, write_indexed_png
 from corrflow.evaluation.functional.segmentation import (VIP_CLASSES, intersect_and_union,
                                                          per_class_iou)
 from corrflow.registry import METRICS
@@ -57,10 +58,13 @@ class VIPMetric(BaseMetric):
                                                f'{meta["frame_names"][t]}.png'), pred[t])
                 if t == 0 or path is None:  # the given frame, or no annotation
                     continue
-                gt = read_png_ids(path)
-                if gt is None or gt.shape != pred[t].shape:
-                    raise ValueError(f'{path}: GT must be an 8-bit label PNG of the frame size '
-                                     f'{pred[t].shape}')
+                try:
+                    gt = read_png_ids(path, pred[t].shape)
+                except PngSizeError as err:
+                    raise DataError(f'{path}: the GT is {err.size[1]}x{err.size[0]} but its '
+                                    f'frame is {err.expected[1]}x{err.expected[0]}') from None
+                if gt is None:
+                    raise DataError(f'{path}: GT must be an 8-bit label PNG')
                 i, u = intersect_and_union(pred[t], gt, self.num_classes, self.ignore_index)
                 inter += i
                 union += u
