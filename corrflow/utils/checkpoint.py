@@ -72,8 +72,8 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
     """Load a checkpoint with ``weights_only=True``, with one clear error on failure.
 
     Raises:
-        CheckpointError: the file is missing, not a checkpoint, or holds
-            objects outside the allow-list.
+        CheckpointError: the file is missing, not a checkpoint, holds
+            objects outside the allow-list, or weights that are NaN or infinite.
     """
     path = Path(path)
     if not path.is_file():
@@ -98,7 +98,24 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
                               'with a state_dict')
+    _check_finite(ckpt, path)
     return ckpt
+
+
+def _check_finite(ckpt: dict, path: Path) -> None:
+    """Refuse weights that hold NaN or infinity (a diverged or damaged run)."""
+    state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, dict):
+        return
+    bad = [(k, v) for k, v in state.items() if isinstance(v, torch.Tensor)
+           and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        name, tensor = bad[0]
+        count = int((~torch.isfinite(tensor)).sum())
+        raise CheckpointError(
+            f'checkpoint {path} holds weights that are not finite: {len(bad)} tensors (e.g. '
+            f'{name}, {count} of its {tensor.numel()} values are NaN or infinite); the run that '
+            'wrote it diverged or the file is damaged: use an earlier checkpoint')
 
 
 def extract_state_dict(ckpt: dict) -> dict:

@@ -24,6 +24,8 @@ def test_plain_checkpoint_loads(tmp_path):
     ('truncated', 'could not be read'),
     ('missing', 'does not exist'),
     ('list', 'holds a list, expected a dict'),
+    ('nan', r'holds weights that are not finite: 1 tensors \(e.g. backbone.w, 1 of its 4 values'),
+    ('inf', r'holds weights that are not finite: 1 tensors \(e.g. backbone.w, 2 of its 4 values'),
 ])
 def test_bad_files_one_error(tmp_path, kind, message):
     path = tmp_path / 'x.pth'
@@ -36,6 +38,10 @@ def test_bad_files_one_error(tmp_path, kind, message):
         path.write_bytes(path.read_bytes()[:500])
     elif kind == 'list':
         torch.save([torch.ones(2)], path)
+    elif kind in ('nan', 'inf'):
+        w = torch.ones(4, dtype=torch.float16)
+        w[1:3 if kind == 'inf' else 2] = float(kind)
+        torch.save(dict(state_dict={'backbone.w': w, 'backbone.steps': torch.tensor(3)}), path)
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint_file(path)
     assert str(path) in str(info.value) and '\n' not in str(info.value)

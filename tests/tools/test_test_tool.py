@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -179,3 +180,20 @@ def test_amp_fp16_on_a_cpu_is_refused(tool, tmp_path, davis_root, checkpoint):
                   '--data-root', str(davis_root), '--work-dir', str(tmp_path), '--amp', 'fp16')
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'fp16 autocast needs a CUDA GPU' in result.stderr
+
+
+def test_a_checkpoint_holding_nan_is_one_error_line(tool, tmp_path, davis_root, checkpoint):
+    state = torch.load(checkpoint, weights_only=True)
+    weights = state.get('state_dict', state)
+    name = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[name] = torch.full_like(weights[name], float('nan'))
+    broken = tmp_path / 'diverged.pth'
+    torch.save(state, broken)
+    result = tool('tools/test.py', 'configs/test/corrflow_davis.py', 'davis', str(broken),
+                  '--data-root', str(davis_root), '--work-dir', str(tmp_path / 'out'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f'error: checkpoint {broken} holds weights '
+                                                   'that are not finite')
+    assert not (tmp_path / 'out' / 'davis').exists() or not any((tmp_path / 'out' / 'davis')
+                                                               .rglob('*.png'))
