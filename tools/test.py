@@ -16,7 +16,8 @@ from mmengine.dist import get_rank
 from mmengine.runner import Runner
 
 from corrflow.utils import allow_mmengine_checkpoints, load_model_weights
-from corrflow.utils.launch import (ConfigError, check_cfg_options, run_with_one_line_errors,
+from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_components,
+                                   run_with_one_line_errors,
                                    setup_test_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES
 
@@ -55,6 +56,7 @@ def build_config(args) -> Config:
     check_cfg_options(cfg, args.cfg_options)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    check_config_components(cfg, args.config)
     if args.data_root:
         if not osp.isdir(args.data_root):
             raise FileNotFoundError(f'--data-root {args.data_root} is not a directory')

@@ -9,7 +9,8 @@ from mmengine.runner import Runner
 
 from corrflow.engine import apply_total_batch, launcher_world_size
 from corrflow.utils import allow_mmengine_checkpoints, load_checkpoint_file
-from corrflow.utils.launch import (ConfigError, check_cfg_options, run_with_one_line_errors,
+from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_components,
+                                   run_with_one_line_errors,
                                    set_dataset_root, setup_cpu_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES, apply_precision, cpu_description
 
@@ -46,6 +47,7 @@ def build_config(args) -> Config:
     check_cfg_options(cfg, args.cfg_options)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    check_config_components(cfg, args.config)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])

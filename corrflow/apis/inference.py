@@ -24,7 +24,7 @@ from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Data
                                         count_video_frames, natural_sort_key, probe_video,
                                         read_image, read_video_frames)
 from corrflow.utils.checkpoint import load_model_weights
-from corrflow.utils.launch import ConfigError, check_cfg_options
+from corrflow.utils.launch import ConfigError, check_cfg_options, check_config_components
 
 __all__ = ['init_model', 'load_test_config', 'propagate', 'read_video', 'read_first_labels',
            'DEFAULT_CONFIG', 'MAX_MASK_COLOURS']
@@ -50,7 +50,8 @@ def load_test_config(config: str | Path | None = None,
 
     Raises:
         FileNotFoundError: the config file does not exist.
-        ConfigError: an override names a key that does not exist.
+        ConfigError: an override names a key that does not exist, or the config
+            names a component or argument that does not exist.
     """
     path = Path(config) if config else DEFAULT_CONFIG
     if not path.is_file() and not path.is_absolute() and (REPO_ROOT / path).is_file():
@@ -61,6 +62,7 @@ def load_test_config(config: str | Path | None = None,
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_config_components(cfg, str(path))
     return cfg
 
 
@@ -98,6 +100,7 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
         check_cfg_options(config, cfg_options)
         if cfg_options:
             config.merge_from_dict(cfg_options)
+        check_config_components(config)
     else:
         config = load_test_config(config, cfg_options)
     init_default_scope(config.get('default_scope', 'corrflow'))

@@ -9,6 +9,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['BaseClipDataset', 'clip_starts']
 
@@ -46,7 +47,7 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
 
     def __init__(self, clip_length: int = 3, frame_stride: int = 4, **kwargs) -> None:
         if clip_length < 2 or frame_stride < 1:
-            raise ValueError(f'clip_length must be >= 2 and frame_stride >= 1, got '
+            raise ConfigError(f'clip_length must be >= 2 and frame_stride >= 1, got '
                              f'{clip_length} and {frame_stride}')
         self.clip_length = clip_length
         self.frame_stride = frame_stride

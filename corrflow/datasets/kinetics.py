@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.video_io import DataError
 from corrflow.registry import DATASETS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['KineticsClips', 'NumberedFramePaths', 'read_frame_count_list',
            'load_numbered_frame_videos']
@@ -146,7 +147,7 @@ class KineticsClips(BaseClipDataset):
                  start_index: int = 1, data_prefix: dict | None = None, clip_length: int = 3,
                  frame_stride: int = 4, **kwargs) -> None:
         if not ann_file:
-            raise ValueError(f'{type(self).__name__} needs an ann_file (csv lines '
+            raise ConfigError(f'{type(self).__name__} needs an ann_file (csv lines '
                              '"video_dir,num_frames")')
         self.filename_tmpl = filename_tmpl
         self.start_index = start_index

@@ -4,6 +4,7 @@ from __future__ import annotations
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.kinetics import load_numbered_frame_videos
 from corrflow.registry import DATASETS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['OxUvAClips']
 
@@ -34,7 +35,7 @@ class OxUvAClips(BaseClipDataset):
                  start_index: int = 0, data_prefix: dict | None = None, clip_length: int = 3,
                  frame_stride: int = 4, **kwargs) -> None:
         if not ann_file:
-            raise ValueError(f'{type(self).__name__} needs an ann_file (csv lines '
+            raise ConfigError(f'{type(self).__name__} needs an ann_file (csv lines '
                              '"vidNNNN,num_frames")')
         self.filename_tmpl = filename_tmpl
         self.start_index = start_index

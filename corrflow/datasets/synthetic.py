@@ -36,6 +36,7 @@ import numpy as np
 
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.registry import DATASETS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['SyntheticScene', 'SyntheticVideos', 'render_synthetic_video', 'synthetic_video_seed']
 
@@ -231,12 +232,12 @@ class SyntheticScene:
                  num_objects: int | None = None) -> None:
         self.width, self.height = int(size[0]), int(size[1])
         if self.width < 8 or self.height < 8:
-            raise ValueError(f'size must be at least 8 x 8, got {tuple(size)}')
+            raise ConfigError(f'size must be at least 8 x 8, got {tuple(size)}')
         rng = np.random.default_rng(int(seed))
         unit = min(self.width, self.height) / _REF_SIZE
         self.num_objects = int(rng.integers(2, 6)) if num_objects is None else int(num_objects)
         if self.num_objects < 0 or self.num_objects > 255:
-            raise ValueError(f'num_objects must be in 0..255, got {num_objects}')
+            raise ConfigError(f'num_objects must be in 0..255, got {num_objects}')
         self._xs = np.arange(self.width, dtype=np.float64)
         self._ys = np.arange(self.height, dtype=np.float64)
 
@@ -386,10 +387,10 @@ class SyntheticVideos(BaseClipDataset):
                  num_objects: int | None = None, clip_length: int = 3, frame_stride: int = 4,
                  **kwargs) -> None:
         if num_videos < 1 or num_frames < 1:
-            raise ValueError(f'num_videos and num_frames must be positive, got {num_videos} '
+            raise ConfigError(f'num_videos and num_frames must be positive, got {num_videos} '
                              f'and {num_frames}')
         if seed < 0:
-            raise ValueError(f'seed must be non-negative, got {seed}')
+            raise ConfigError(f'seed must be non-negative, got {seed}')
         self.num_videos = int(num_videos)
         self.num_frames = int(num_frames)
         self.size = (int(size[0]), int(size[1]))

@@ -13,6 +13,7 @@ from corrflow.datasets.video_io import (FRAMES_MARKER, IMAGE_EXTENSIONS, VIDEO_E
                                         DataError, count_video_frames, natural_sort_key,
                                         probe_video, recorded_frame_rate)
 from corrflow.registry import DATASETS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['VideoFolder', 'DEFAULT_FRAMES_FPS']
 
@@ -78,9 +79,9 @@ class VideoFolder(BaseClipDataset):
                  exact_frame_count: bool = True, clip_length: int = 3, frame_stride: int = 4,
                  **kwargs) -> None:
         if target_fps is not None and target_fps <= 0:
-            raise ValueError(f'target_fps must be positive or None, got {target_fps}')
+            raise ConfigError(f'target_fps must be positive or None, got {target_fps}')
         if frames_fps is not None and frames_fps <= 0:
-            raise ValueError(f'frames_fps must be positive or None, got {frames_fps}')
+            raise ConfigError(f'frames_fps must be positive or None, got {frames_fps}')
         self.target_fps = target_fps
         self.frames_fps = frames_fps
         self.exact_frame_count = exact_frame_count

@@ -7,6 +7,7 @@ import os.path as osp
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError, natural_sort_key
 from corrflow.registry import DATASETS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['YouTubeVOSClips']
 
@@ -73,7 +74,7 @@ class YouTubeVOSClips(BaseClipDataset):
                  frame_suffix: str = '.jpg', clip_length: int = 3, frame_stride: int = 1,
                  **kwargs) -> None:
         if not ann_file:
-            raise ValueError(f'{type(self).__name__} needs an ann_file ({{video_id: [frame '
+            raise ConfigError(f'{type(self).__name__} needs an ann_file ({{video_id: [frame '
                              'names]}} or the official meta.json)')
         self.frame_suffix = frame_suffix
         super().__init__(ann_file=ann_file,

@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
 from corrflow.registry import OPTIM_WRAPPERS
+from corrflow.utils.launch import ConfigError
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -31,7 +32,7 @@ class CPUAutocastOptimWrapper(OptimWrapper):
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype, None)
         if dtype != torch.bfloat16:
-            raise ValueError(f'CPUAutocastOptimWrapper runs bfloat16 autocast only, got {dtype}; '
+            raise ConfigError(f'CPUAutocastOptimWrapper runs bfloat16 autocast only, got {dtype}; '
                              'fp16 mixed precision needs a CUDA GPU (AmpOptimWrapper)')
         self.cast_dtype = dtype
 

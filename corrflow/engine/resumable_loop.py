@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from corrflow.engine.random_state import (PositionSeededDataset, capture_random_state,
                                           random_state_preserved, restore_random_state)
 from corrflow.registry import DATA_SAMPLERS, HOOKS, LOOPS
+from corrflow.utils.launch import ConfigError
 
 RANDOM_STATE_KEY = 'random_state'
 
@@ -34,7 +35,7 @@ class ResumableInfiniteSampler(InfiniteSampler):
 
     def __init__(self, dataset, shuffle: bool = True, seed: int | None = None) -> None:
         if len(dataset) == 0:
-            raise ValueError(f'the training dataset ({type(dataset).__name__}) has no samples; '
+            raise ConfigError(f'the training dataset ({type(dataset).__name__}) has no samples; '
                              'check its data_root (tools/train.py --data-root DIR) and lists')
         super().__init__(dataset, shuffle=shuffle, seed=seed)
         self.with_positions = False

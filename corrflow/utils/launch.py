@@ -13,6 +13,7 @@ import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
 __all__ = ['ConfigError', 'setup_cpu_distributed', 'teardown_distributed', 'check_cfg_options',
+           'check_config_components',
            'set_dataset_root', 'user_error_message', 'setup_test_distributed',
            'run_with_one_line_errors']
 
@@ -97,22 +98,8 @@ def _component_params(type_name: Any) -> tuple[set[str], bool] | None:
     """
     import inspect
 
-    from corrflow import registry
 
-    if not isinstance(type_name, str):
-        cls = type_name
-    else:
-        cls = None
-        for name in ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'TASK_UTILS',
-                     'LOOPS', 'DATA_SAMPLERS', 'PARAM_SCHEDULERS', 'OPTIMIZERS',
-                     'OPTIM_WRAPPERS', 'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS',
-                     'FUNCTIONS', 'EVALUATOR'):
-            try:
-                cls = getattr(registry, name).get(type_name)
-            except (KeyError, AttributeError):
-                cls = None
-            if cls is not None:
-                break
+    cls = type_name if not isinstance(type_name, str) else _registered(type_name)
     if cls is None:
         return None
     params: set[str] = set()
@@ -130,6 +117,85 @@ def _component_params(type_name: Any) -> tuple[set[str], bool] | None:
         if target is object:
             break
     return params, True
+
+
+_REGISTRY_NAMES = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'TASK_UTILS', 'LOOPS',
+                   'DATA_SAMPLERS', 'PARAM_SCHEDULERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
+                   'OPTIM_WRAPPER_CONSTRUCTORS', 'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS',
+                   'FUNCTIONS', 'EVALUATOR', 'WEIGHT_INITIALIZERS', 'MODEL_WRAPPERS', 'RUNNERS',
+                   'RUNNER_CONSTRUCTORS', 'STRATEGIES', 'INFERENCERS')
+_CONFIG_KEYS = ('type', '_scope_', '_delete_')
+
+
+def _registered(type_name: str):
+    """The class or function registered as ``type_name`` in any corrflow registry, or None."""
+    from corrflow import registry
+
+    for name in _REGISTRY_NAMES:
+        try:
+            found = getattr(registry, name).get(type_name)
+        except (KeyError, AttributeError, ImportError):
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def _all_registered_names() -> list[str]:
+    from corrflow import registry
+
+    names: set[str] = set()
+    for name in _REGISTRY_NAMES:
+        reg = getattr(registry, name, None)
+        while reg is not None:
+            names.update(reg.module_dict)
+            reg = reg.parent
+    return sorted(names)
+
+
+def check_config_components(node: Any, where: str = 'the config') -> None:
+    """Refuse unknown component types and arguments a component does not take.
+
+    Walks a config (or one of its parts): every dict with a string ``type``
+    must name a registered component, and, when its constructor takes no
+    ``**kwargs``, every other key must be one of its arguments. Run before
+    anything is built, so that a typo is one :class:`ConfigError` naming the
+    key, instead of an error raised deep inside the build.
+
+    Raises:
+        ConfigError: an unknown type, or an argument the component does not take.
+    """
+    def walk(item: Any, path: str) -> None:
+        if isinstance(item, dict):
+            kind = item.get('type')
+            if isinstance(kind, str):
+                _check_component(item, kind, path)
+            for key, value in item.items():
+                walk(value, f'{path}.{key}' if path else str(key))
+        elif isinstance(item, (list, tuple)):
+            for i, value in enumerate(item):
+                walk(value, f'{path}.{i}')
+
+    def _check_component(item: dict, kind: str, path: str) -> None:
+        label = path or where
+        if _registered(kind) is None:
+            close = difflib.get_close_matches(kind.split('.')[-1], _all_registered_names(), n=3)
+            hint = f' (did you mean {", ".join(close)}?)' if close else ''
+            raise ConfigError(f'{label}.type: "{kind}" is not a registered component{hint}; '
+                              'a component of your own needs its module in custom_imports')
+        found = _component_params(kind)
+        if found is None or found[1]:
+            return  # takes **kwargs: its arguments cannot be checked here
+        params = found[0]
+        for key in item:
+            if key in _CONFIG_KEYS or key in params:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(params), n=3)
+            hint = f'; did you mean {", ".join(close)}?' if close else ''
+            raise ConfigError(f'{label}: {kind} takes no argument "{key}"{hint}')
+
+    config = node._cfg_dict if isinstance(node, Config) else node
+    walk(config, '')
 
 
 def check_cfg_options(cfg: Config, options: dict | None) -> None:
@@ -193,11 +259,16 @@ def set_dataset_root(dataset_cfg: dict, root: str) -> int:
 def user_error_message(err: BaseException) -> str | None:
     """One-line message for errors caused by the user's input, else None.
 
-    Covers corrflow's data/config/checkpoint errors, missing files, unknown
-    registry types and bad component arguments. Errors re-raised by a
-    DataLoader worker carry the worker's traceback in their text; only its last
-    line (the original message) is kept.
+    Input errors are recognised by their type: corrflow's data, config,
+    checkpoint and precision errors, missing files and mmengine's config
+    parsing errors (config contents are checked up front by
+    :func:`check_config_components`, so that a wrong type or argument is a
+    :class:`ConfigError`). Errors re-raised by a DataLoader worker carry the
+    worker's traceback in their text; only its last line (the original
+    message) is kept.
     """
+    import pickle
+
     from mmengine.config.utils import ConfigParsingError
 
     from corrflow.datasets.video_io import DataError
@@ -206,21 +277,12 @@ def user_error_message(err: BaseException) -> str | None:
 
     user_types = (DataError, CheckpointError, ConfigError, PrecisionError, FileNotFoundError,
                   NotADirectoryError, ConfigParsingError)
-    import pickle
-
-    text = str(err)
     if isinstance(err, pickle.UnpicklingError):
         return ('a checkpoint was refused: it contains objects that are not plain tensors or '
                 'allow-listed classes; only load checkpoints from sources you trust')
-    if isinstance(err, KeyError) and 'registry' in text:
-        text = text.strip('"\'').split('. Please check')[0]
-    elif isinstance(err, TypeError) and 'unexpected keyword argument' in text:
-        pass
-    elif isinstance(err, ValueError) and 'class `' in text:
-        pass  # raised by a component's __init__ while building from a config
-    elif not isinstance(err, user_types):
+    if not isinstance(err, user_types):
         return None
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     if not lines:
         return type(err).__name__
     if lines[0].startswith('Caught '):  # re-raised from a DataLoader worker

@@ -77,7 +77,7 @@ def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
 
 
 @pytest.mark.parametrize('options,message', [
-    (['model.backbone.type=ResNet9000'], 'ResNet9000 is not in the'),
+    (['model.backbone.type=ResNet9000'], 'model.backbone.type: "ResNet9000" is not a registered'),
     (['train_cfg.max_iter=3'], 'did you mean train_cfg.max_iters'),
     (['model.head.radiuss=3'], 'did you mean model.head.radius'),
 ])

@@ -20,7 +20,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from corrflow.models.layers.colour import save_centroids
-from corrflow.utils.launch import ConfigError, set_dataset_root, user_error_message
+from corrflow.utils.launch import (ConfigError, check_config_components, set_dataset_root,
+                                   user_error_message)
 
 
 def parse_args():
@@ -83,6 +84,7 @@ def main() -> int:
     try:
         cfg = Config.fromfile(args.config)
         init_default_scope(cfg.get('default_scope', 'corrflow'))
+        check_config_components(cfg.train_dataloader.dataset, 'train_dataloader.dataset')
         if args.data_root and set_dataset_root(cfg.train_dataloader.dataset, args.data_root) == 0:
             raise ConfigError('--data-root: the training dataset takes no data_root')
         if not args.out.endswith(('.npy', '.json')):

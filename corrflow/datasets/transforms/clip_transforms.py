@@ -11,6 +11,7 @@ from mmcv.transforms import BaseTransform
 from corrflow.datasets.video_io import read_image, read_video_frames
 from corrflow.models.layers.colour import describe_centroids, load_centroids
 from corrflow.registry import TRANSFORMS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'QuantiseColour',
            'PackClipInputs', 'quantise_frames', 'nearest_centroid', 'colour_lut']
@@ -47,9 +48,9 @@ class ResizeClip(BaseTransform):
 
     def __init__(self, size: Sequence[int] = (256, 256), interpolation: str = 'bilinear') -> None:
         if len(size) != 2 or min(size) < 1:
-            raise ValueError(f'size must be (width, height), got {size}')
+            raise ConfigError(f'size must be (width, height), got {size}')
         if interpolation not in self._INTERP:
-            raise ValueError(f'interpolation must be one of {sorted(self._INTERP)}, '
+            raise ConfigError(f'interpolation must be one of {sorted(self._INTERP)}, '
                              f'got {interpolation!r}')
         self.size = (int(size[0]), int(size[1]))
         self.interpolation = self._INTERP[interpolation]
@@ -74,9 +75,9 @@ class RescaleClip(BaseTransform):
 
     def __init__(self, short_side: int = 256, interpolation: str = 'bilinear') -> None:
         if short_side < 1:
-            raise ValueError(f'short_side must be positive, got {short_side}')
+            raise ConfigError(f'short_side must be positive, got {short_side}')
         if interpolation not in ResizeClip._INTERP:
-            raise ValueError(f'interpolation must be one of {sorted(ResizeClip._INTERP)}, '
+            raise ConfigError(f'interpolation must be one of {sorted(ResizeClip._INTERP)}, '
                              f'got {interpolation!r}')
         self.short_side = short_side
         self.interpolation = ResizeClip._INTERP[interpolation]
@@ -104,7 +105,7 @@ class RandomCropClip(BaseTransform):
 
     def __init__(self, size: Sequence[int] = (128, 128)) -> None:
         if len(size) != 2 or min(size) < 1:
-            raise ValueError(f'size must be (width, height), got {size}')
+            raise ConfigError(f'size must be (width, height), got {size}')
         self.size = (int(size[0]), int(size[1]))
 
     def transform(self, results: dict) -> dict:
@@ -227,7 +228,7 @@ class QuantiseColour(BaseTransform):
         self.centroids = load_centroids(centroids).numpy()
         self.centroids_source = describe_centroids(centroids)
         if len(self.centroids) > 256:
-            raise ValueError(f'at most 256 centroids are supported, got {len(self.centroids)} '
+            raise ConfigError(f'at most 256 centroids are supported, got {len(self.centroids)} '
                              f'({self.centroids_source})')
 
     def transform(self, results: dict) -> dict:

@@ -68,7 +68,7 @@ class ReconstructionVisualizationHook(Hook):
 
     def __init__(self, interval: int = 500, centroids: str | Sequence | None = None) -> None:
         if interval < 1:
-            raise ValueError(f'interval must be >= 1, got {interval}')
+            raise ConfigError(f'interval must be >= 1, got {interval}')
         self.interval = interval
         self.centroids = load_centroids(centroids)
         self.centroids_given = centroids is not None

@@ -95,9 +95,10 @@ class RecursiveFlow(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if sampling_draw not in _DRAW_MODES:
-            raise ValueError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
+            raise ConfigError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
         if num_classes is not None and num_classes < 2:
-            raise ValueError(f'num_classes must be None (from the data) or >= 2, got {num_classes}')
+            raise ConfigError(f'num_classes must be None (from the data) or >= 2, got '
+                              f'{num_classes}')
         self.backbone = _build(backbone)
         self.neck = _build(neck)
         self.head = _build(head)

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 
 class BasicBlock(nn.Module):
@@ -52,7 +53,7 @@ class CorrFlowResNet(BaseModule):
                  init_cfg: dict | list[dict] | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not len(channels) == len(strides) == len(blocks):
-            raise ValueError('channels, strides and blocks need one entry per stage, got '
+            raise ConfigError('channels, strides and blocks need one entry per stage, got '
                              f'{channels}, {strides}, {blocks}')
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)

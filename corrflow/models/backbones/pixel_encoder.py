@@ -8,6 +8,7 @@ from torch import Tensor
 from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.models.layers.propagation import centred_cell_average
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 
 @MODELS.register_module()
@@ -34,9 +35,9 @@ class PixelColourEncoder(nn.Module):
                  normalise: bool = False) -> None:
         super().__init__()
         if colour_space not in ('lab', 'rgb'):
-            raise ValueError(f'colour_space must be "lab" or "rgb", got {colour_space!r}')
+            raise ConfigError(f'colour_space must be "lab" or "rgb", got {colour_space!r}')
         if stride < 1:
-            raise ValueError(f'stride must be >= 1, got {stride}')
+            raise ConfigError(f'stride must be >= 1, got {stride}')
         self.stride = stride
         self.colour_space = colour_space
         self.scale = scale

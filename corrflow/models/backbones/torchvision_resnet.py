@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 _BUILDERS = {
     18: torchvision.models.resnet18,
@@ -48,11 +49,11 @@ class TorchvisionResNet(BaseModule):
                  init_cfg: dict | list[dict] | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in _BUILDERS:
-            raise ValueError(f'depth must be one of {sorted(_BUILDERS)}, got {depth}')
+            raise ConfigError(f'depth must be one of {sorted(_BUILDERS)}, got {depth}')
         if not 1 <= out_stage <= 4:
-            raise ValueError(f'out_stage must be in 1..4, got {out_stage}')
+            raise ConfigError(f'out_stage must be in 1..4, got {out_stage}')
         if len(strides) != 4:
-            raise ValueError(f'strides needs 4 entries (layer1..layer4), got {strides}')
+            raise ConfigError(f'strides needs 4 entries (layer1..layer4), got {strides}')
         net = _BUILDERS[depth](weights=None)
         self.conv1, self.bn1, self.relu = net.conv1, net.bn1, net.relu
         self.maxpool = net.maxpool if with_maxpool else nn.Identity()

@@ -7,6 +7,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 _DRAW_MODES = ('iteration', 'sample')
 
@@ -44,14 +45,15 @@ class ColourBottleneck(nn.Module):
                  contrast: float = 0.1, saturation: float = 0.1, hue: float = 0.1) -> None:
         super().__init__()
         if draw not in _DRAW_MODES:
-            raise ValueError(f'draw must be one of {_DRAW_MODES}, got {draw!r}')
+            raise ConfigError(f'draw must be one of {_DRAW_MODES}, got {draw!r}')
         if not 0.0 <= keep_prob <= 1.0 or not 0.0 <= jitter_prob <= 1.0:
-            raise ValueError(f'probabilities must lie in [0, 1], got keep_prob={keep_prob}, '
+            raise ConfigError(f'probabilities must lie in [0, 1], got keep_prob={keep_prob}, '
                              f'jitter_prob={jitter_prob}')
         if not drop_counts or any(k not in (1, 2) for k in drop_counts):
-            raise ValueError(f'drop_counts must be a non-empty subset of (1, 2), got {drop_counts}')
+            raise ConfigError(f'drop_counts must be a non-empty subset of (1, 2), got '
+                              f'{drop_counts}')
         if not 0.0 <= hue <= 0.5:
-            raise ValueError(f'hue must lie in [0, 0.5], got {hue}')
+            raise ConfigError(f'hue must lie in [0, 0.5], got {hue}')
         self.keep_prob = keep_prob
         self.drop_counts = tuple(drop_counts)
         self.draw = draw

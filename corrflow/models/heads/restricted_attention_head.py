@@ -9,6 +9,7 @@ from torch import Tensor
 from corrflow.models.layers.local_attention import restricted_attention
 from corrflow.registry import MODELS
 from corrflow.utils.precision import autocast_off, full_precision
+from corrflow.utils.launch import ConfigError
 
 _DOWNSAMPLE_MODES = ('strided', 'bilinear_truncate')
 
@@ -19,7 +20,7 @@ class _LabelCopyHead(nn.Module):
     def __init__(self, stride: int = 4, label_downsample: str = 'strided') -> None:
         super().__init__()
         if label_downsample not in _DOWNSAMPLE_MODES:
-            raise ValueError(f'label_downsample must be one of {_DOWNSAMPLE_MODES}, '
+            raise ConfigError(f'label_downsample must be one of {_DOWNSAMPLE_MODES}, '
                              f'got {label_downsample!r}')
         self.stride = stride
         self.label_downsample = label_downsample
@@ -109,7 +110,7 @@ class GlobalAttentionHead(_LabelCopyHead):
                  temperature: float = 1.0) -> None:
         super().__init__(stride=stride, label_downsample=label_downsample)
         if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
+            raise ConfigError(f'temperature must be > 0, got {temperature}')
         self.temperature = temperature
 
     def forward(self, query: Tensor, key: Tensor, ref_labels: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ from corrflow.models.layers.propagation import (area_seed, gaussian_heatmaps_tor
                                                 resample_to_image, strided_seed)
 from corrflow.models.trackers.protocols import l2_normalise
 from corrflow.registry import MODELS, TASK_UTILS
+from corrflow.utils.launch import ConfigError
 from corrflow.utils.precision import (Precision, autocast_off, full_precision,
                                       resolve_precision)
 
@@ -101,14 +102,14 @@ class LabelPropagator(BaseModel):
         self.neck = neck if neck is None or isinstance(neck, nn.Module) else MODELS.build(neck)
         self.protocol = TASK_UTILS.build(propagation or dict(type='CorrFlowPropagation'))
         if not hasattr(self.backbone, 'stride'):
-            raise ValueError(f'{type(self.backbone).__name__} must expose its output stride as '
+            raise ConfigError(f'{type(self.backbone).__name__} must expose its output stride as '
                              '`stride`')
         if isinstance(input_size, Sequence) and len(input_size) != 2:
-            raise ValueError(f'input_size must be None, a short side or (W, H), got {input_size}')
+            raise ConfigError(f'input_size must be None, a short side or (W, H), got {input_size}')
         self.input_size = input_size
         self.size_divisor = size_divisor
         if (mean is None) != (std is None):
-            raise ValueError('give both mean and std, or neither')
+            raise ConfigError('give both mean and std, or neither')
         self.register_buffer('mean', None if mean is None else torch.tensor(mean).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer('std', None if std is None else torch.tensor(std).view(1, 3, 1, 1),

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from corrflow.models.layers.local_attention import restricted_attention, topk_restricted_attention
 from corrflow.registry import TASK_UTILS
+from corrflow.utils.launch import ConfigError
 
 __all__ = ['CorrFlowPropagation', 'TopKMemoryPropagation']
 
@@ -42,7 +43,7 @@ class CorrFlowPropagation:
 
     def __init__(self, radius: int = 6, temperature: float = 1.0, tile_size: int = 8) -> None:
         if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
+            raise ConfigError(f'temperature must be > 0, got {temperature}')
         self.radius = radius
         self.temperature = temperature
         self.tile_size = tile_size
@@ -95,7 +96,7 @@ class TopKMemoryPropagation:
                  temperature: float = 0.07, tile_size: int = 8,
                  max_chunk_elements: int = 1 << 25) -> None:
         if num_context < 0 or topk < 1 or temperature <= 0:
-            raise ValueError(f'need num_context >= 0, topk >= 1 and temperature > 0, got '
+            raise ConfigError(f'need num_context >= 0, topk >= 1 and temperature > 0, got '
                              f'{num_context}, {topk}, {temperature}')
         self.radius = radius
         self.num_context = num_context
