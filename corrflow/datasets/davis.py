@@ -60,6 +60,10 @@ class DAVISVideos(BaseDataset):
             if not frames:
                 raise DataError(f'DAVIS sequence "{name}" (listed in {self.ann_file}) has no '
                                 f'frames in {img_dir / name}')
+            if len(frames) < 3:
+                raise DataError(f'DAVIS sequence "{name}" has {len(frames)} frame(s) in '
+                                f'{img_dir / name}; the DAVIS protocol scores frames 1..T-2 and '
+                                f'needs at least 3: leave it out of {self.ann_file}')
             anns = [ann_dir / name / (p.stem + '.png') for p in frames]
             if not anns[0].is_file():
                 raise DataError(f'DAVIS sequence "{name}": first-frame annotation {anns[0]} '

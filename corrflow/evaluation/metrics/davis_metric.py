@@ -76,11 +76,11 @@ class DAVISMetric(BaseMetric):
                     write_indexed_png(osp.join(self.out_dir, video, f'{name}.png'), mask)
             gt = read_gt_volume(meta['ann_paths'], video)
             if gt is None:
-                raise ValueError(f'DAVIS video {video} lacks GT annotations for some frames, so '
-                                 'it cannot be scored')
+                raise DataError(f'DAVIS video {video} lacks GT annotations for some frames, so '
+                                'it cannot be scored')
             if gt.shape != pred.shape:
-                raise ValueError(f'video {video}: predictions {pred.shape} and GT {gt.shape} '
-                                 'differ in shape')
+                raise DataError(f'video {video}: predictions {pred.shape} and GT {gt.shape} '
+                                'differ in shape')
             j_res, f_res = evaluate_sequence(gt, pred)
             self.results.append(dict(video=video, J=j_res, F=f_res,
                                      propagation=out.get('propagation')))
