@@ -1,6 +1,6 @@
 """Benchmark: corrflow's DAVIS J&F evaluation vs. the official tool's pipeline.
 
-Runs ``benchmarks.davis_eval_baseline`` (single process, the official
+Runs ``tests.references.evaluate_baseline`` (single process, the official
 structure) and ``corrflow.evaluation.davis_io.evaluate_davis`` (process pool,
 bounding-box restricted) on the same result folders, checks that every number
 is identical, and prints a table. Default cases, from the shared data
@@ -51,8 +51,8 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.common import gemm_line, gemm_rates, machine_info, machine_line  # noqa: E402
-from benchmarks.davis_eval_baseline import evaluate_baseline  # noqa: E402
 from corrflow.evaluation.davis_io import evaluate_davis, read_davis_sequences  # noqa: E402
+from tests.references import evaluate_baseline  # noqa: E402
 
 SINGLE_OBJECT = ('blackswan', 'breakdance', 'car-roundabout', 'car-shadow', 'dance-twirl', 'dog',
                  'drift-chicane', 'drift-straight', 'libby', 'parkour')

@@ -6,7 +6,7 @@ optimiser (Adam 2e-4, betas (0.9, 0.999), ``configs/_base_/schedules``):
 
 * ``ours``: ``RecursiveFlow.loss``, each of the 3 frames embedded once
   (3 backbone passes per iteration);
-* ``reference``: ``benchmarks.baselines.recompute_per_call_loss``, the
+* ``reference``: ``tests.references.recompute_per_call_loss``, the
   original release's arrangement that recomputes both embeddings inside every
   attend call (16 backbone passes per iteration).
 
@@ -68,13 +68,13 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from benchmarks.baselines import recompute_per_call_loss  # noqa: E402
 from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
                                available_memory_mib, describe_precisions, gemm_line,
                                gemm_rates, machine_info, machine_line, peak_memory_subprocess,
                                parse_device_and_precisions, print_table, results_path, time_fns,
                                write_results)
 from corrflow.utils.precision import Precision, resolve_precision  # noqa: E402
+from tests.references import recompute_per_call_loss  # noqa: E402
 
 NAME = 'train_step'
 MODEL_CONFIG = REPO_ROOT / 'configs' / '_base_' / 'models' / 'corrflow_r18.py'

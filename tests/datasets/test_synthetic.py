@@ -1,11 +1,11 @@
-import time
+import dataclasses
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from corrflow.datasets import SyntheticVideos, render_synthetic_video
+from corrflow.datasets import SyntheticVideos, render_synthetic_video, synthetic
 from corrflow.datasets.synthetic import SyntheticScene, synthetic_video_seed
 from corrflow.datasets.transforms.clip_transforms import quantise_frames
 from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
@@ -100,13 +100,67 @@ def test_colour_classes_vary():
         assert len(np.unique(labels)) >= 6
 
 
-def test_render_speed():
-    render_synthetic_video(0, 3)  # warm up
-    start = time.perf_counter()
-    for seed in range(5):
-        render_synthetic_video(seed, 3)
-    per_clip = (time.perf_counter() - start) / 5
-    assert per_clip < 0.1  # about 5-10 ms on one CPU core; generous for loaded machines
+def pixelwise_fields(material, affine: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """(F, H, W) fields pixel by pixel: sum_k amp_k cos(freq_k . (affine @ (x, y, 1)) + phase_k)."""
+    x, y = np.meshgrid(xs, ys)  # (H, W)
+    tex = affine[:, 0, None, None] * x + affine[:, 1, None, None] * y + affine[:, 2, None, None]
+    phase = np.einsum('fkc,chw->fkhw', material.freqs, tex) + material.phases[..., None, None]
+    return (material.amps[..., None, None] * np.cos(phase)).sum(1)
+
+
+@pytest.mark.parametrize('seed', [0, 3])
+def test_separable_fields_equal_the_pixelwise_sum_of_waves(seed: int):
+    # _eval_fields splits cos(a + b) into row and column factors (one small matrix
+    # product per field); the values are those of the direct per-pixel sum of waves
+    scene = SyntheticScene(seed, size=(40, 24))
+    cases = [(scene.background, scene.background_affine(t)) for t in (0, 7.5)]
+    cases += [(obj.material, scene._object_affine(i, 7.5)) for i, obj in enumerate(scene.objects)]
+    for material, affine in cases:
+        fast = synthetic._eval_fields(material, affine, scene._xs, scene._ys)
+        assert fast.shape == (len(material.amps), 24, 40) and fast.dtype == np.float32
+        np.testing.assert_allclose(fast, pixelwise_fields(material, affine, scene._xs, scene._ys),
+                                   rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_objects_shaded_in_their_box_equal_a_full_frame_render(seed: int, monkeypatch):
+    """render(t) shades each object only inside its outline's bounding box, and not at all
+    when it is out of view; the frame is the one shading every object on the whole frame gives."""
+    scene = SyntheticScene(seed, size=(96, 64), num_objects=3)
+    # the farthest object moved out of view: nothing of it to draw
+    scene.objects[0] = dataclasses.replace(scene.objects[0], centre=(-1000.0, -1000.0))
+    calls = []
+    eval_fields = synthetic._eval_fields
+
+    def counting(material, affine, xs, ys):
+        calls.append((material, len(xs), len(ys)))
+        return eval_fields(material, affine, xs, ys)
+
+    monkeypatch.setattr(synthetic, '_eval_fields', counting)
+    t = 4
+    frame, mask = scene.render(t)
+    monkeypatch.setattr(synthetic, '_eval_fields', eval_fields)
+    xs, ys = scene._xs, scene._ys
+    expected = synthetic._shade(scene.background, eval_fields(
+        scene.background, scene.background_affine(t), xs, ys))
+    shaded = [scene.background]
+    boxes = [(96, 64)]
+    for i, obj in enumerate(scene.objects):
+        visible = mask == obj.label
+        if not visible.any():
+            continue
+        colour = synthetic._shade(obj.material, eval_fields(obj.material,
+                                                            scene._object_affine(i, t), xs, ys))
+        expected[visible] = colour[visible]
+        outline = scene.object_outline(i, t)
+        lo = np.maximum(np.floor(outline.min(0)) - 1, 0)
+        hi = np.minimum(np.ceil(outline.max(0)) + 2, (96, 64))
+        shaded.append(obj.material)
+        boxes.append(tuple((hi - lo).astype(int)))
+    np.testing.assert_array_equal(frame, expected)
+    # one field evaluation for the background and one per visible object, on its box
+    assert len(calls) == 3 and [id(c[0]) for c in calls] == [id(m) for m in shaded]
+    assert [c[1:] for c in calls] == boxes
 
 
 def test_dataset_clips():

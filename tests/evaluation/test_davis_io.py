@@ -1,6 +1,6 @@
 """DAVIS folders: reading, checking, scoring (synthetic and real data) and the CSVs."""
-import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from corrflow.evaluation.davis_io import (DAVIS_GLOBAL_COLUMNS, GLOBAL_CSV, PER_SEQUENCE_CSV,
-                                          DavisResultError, evaluate_davis, read_davis_gt,
-                                          read_davis_results, read_davis_sequences, voc_palette,
-                                          write_davis_csvs, write_indexed_png)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from references import evaluate_baseline  # noqa: E402
+
+from corrflow.evaluation.davis_io import (DAVIS_GLOBAL_COLUMNS, GLOBAL_CSV,  # noqa: E402
+                                          PER_SEQUENCE_CSV, DavisResultError, evaluate_davis,
+                                          read_davis_gt, read_davis_results, read_davis_sequences,
+                                          voc_palette, write_davis_csvs, write_indexed_png)
 
 # Official-tool numbers (full precision in shared/data/README.md).
 FIRST_FRAME_COPY = {
@@ -285,15 +288,6 @@ def test_real_gt_as_results_scores_one(davis_root):
     assert len(rows) == 15
 
 
-def load_baseline():
-    """The benchmark's re-implementation of the official pipeline, loaded by path."""
-    path = Path(__file__).resolve().parents[2] / 'benchmarks' / 'davis_eval_baseline.py'
-    spec = importlib.util.spec_from_file_location('davis_eval_baseline', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_real_multi_object_pseudo_gt_matches_official_pipeline(shared_data, tmp_path):
     """OSVOS masks of a 2-object sequence as GT, their frame 0 copied as results."""
     seq = 'motocross-jump'
@@ -305,7 +299,7 @@ def test_real_multi_object_pseudo_gt_matches_official_pipeline(shared_data, tmp_
     for frame in frames:
         shutil.copyfile(frames[0], tmp_path / 'res' / seq / frame.name)
     ours = evaluate_davis(str(root), str(tmp_path / 'res'), [seq], num_workers=1)
-    official = load_baseline().evaluate_baseline(str(root), str(tmp_path / 'res'), [seq])
+    official = evaluate_baseline(str(root), str(tmp_path / 'res'), [seq])
     assert len(ours[1]) == 2
     assert ours[0] == pytest.approx(official[0], abs=0)
     for ours_row, official_row in zip(ours[1], official[1]):

@@ -114,28 +114,79 @@ def test_jhmdb_full_list_on_the_sample_explains_itself(tool, tmp_path, shared_da
     assert '268 videos listed' in result.stderr and 'ann_file' in result.stderr
 
 
-def test_vip_end_to_end(tool, tmp_path, davis_root, checkpoint):
-    # a VIP_Fine layout made of the synthetic DAVIS-layout videos (ids 0..2)
+def test_vip_end_to_end(tool, tmp_path):
+    """A static VIP video whose mIoU is worked out by hand.
+
+    The 48x64 frames have three flat colours: hat (1) top-left, hair (2)
+    bottom-right, background (0) in the other two quadrants. The later GT frames
+    ignore (255) a 16-px band around the quadrant borders, so the scored pixels
+    are four 16x24 corners (384 px each), far enough from any border that every
+    frame propagates them unchanged. In video a, frame 2's GT calls 4x6 hat pixels
+    hair and 4x10 background pixels dress (5), and frame 3 has no GT; video b's
+    frames 1-3 match. Summed over 2 + 3 scored frames (I / U):
+    background 3800 / 3840, hat 1896 / 1920, hair 1920 / 1944, dress 0 / 40.
+    """
+    H, W = 48, 64
+    labels = np.zeros((H, W), np.uint8)
+    labels[:24, :32] = 1
+    labels[24:, 32:] = 2
+    frame = np.array([(128, 128, 128), (220, 30, 30), (30, 200, 40)], np.uint8)[labels]
+    gt = labels.copy()
+    gt[16:32] = 255
+    gt[:, 24:40] = 255
+    planted = gt.copy()
+    planted[2:6, 2:8] = 2  # inside the hat corner
+    planted[40:44, 2:12] = 5  # inside the bottom-left background corner
     root = tmp_path / 'VIP_Fine'
-    for seq in ('seq-a', 'seq-b'):
-        (root / 'Images').mkdir(parents=True, exist_ok=True)
-        (root / 'Images' / seq).symlink_to(davis_root / 'JPEGImages' / '480p' / seq)
-        ann = root / 'Annotations' / 'Category_ids' / seq
+    videos = {'vid-a': [labels, gt, planted, None], 'vid-b': [labels, gt, gt, gt]}
+    for video, gts in videos.items():
+        (root / 'Images' / video).mkdir(parents=True)
+        ann = root / 'Annotations' / 'Category_ids' / video
         ann.mkdir(parents=True)
-        for png in sorted((davis_root / 'Annotations' / '480p' / seq).glob('*.png')):
-            with Image.open(png) as img:
-                ids = np.asarray(img).copy()
-            ids[:2] = 255  # ignored pixels
-            write_indexed_png(str(ann / png.name), ids)
+        for t, ids in enumerate(gts):
+            Image.fromarray(frame).save(root / 'Images' / video / f'{t:05d}.png')
+            if ids is not None:
+                write_indexed_png(str(ann / f'{t:05d}.png'), ids)
     (root / 'lists').mkdir()
-    (root / 'lists' / 'val_videos.txt').write_text('seq-a\nseq-b\n')
-    result = tool('tools/test.py', 'configs/test/corrflow_vip_topk.py', 'vip', str(checkpoint),
-                  '--data-root', str(root), '--work-dir', str(tmp_path / 'out'),
-                  '--cfg-options', 'model.input_size=[96,64]', 'model.propagation.radius=6')
+    (root / 'lists' / 'val_videos.txt').write_text('vid-a\nvid-b\n')
+    config = tmp_path / 'pixel_vip_topk.py'  # the VIP protocol-B config, Lab colour features
+    config.write_text(
+        f"_base_ = ['{REPO}/configs/test/corrflow_vip_topk.py']\n"
+        "model = dict(backbone=dict(_delete_=True, type='PixelColourEncoder', stride=4),\n"
+        "             neck=None, input_size=None)\n")
+    result = tool('tools/test.py', str(config), 'vip', 'none', '--data-root', str(root),
+                  '--work-dir', str(tmp_path / 'out'), '--cfg-options',
+                  'test_evaluator.save_masks=True')
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((tmp_path / 'out' / 'vip' / 'miou.json').read_text())
-    assert report['frames'] == 2 * 4  # frame 0 is given, not scored
-    assert 0 <= report['mIoU'] <= 1 and report['per_class']['hat'] is not None
+    out = tmp_path / 'out' / 'vip'
+    report = json.loads((out / 'miou.json').read_text())
+    assert report['frames'] == 2 + 3  # frame 0 is given and frames without GT are not scored
+    assert report['videos'] == ['vid-a', 'vid-b']
+    assert report['propagation']['encoder'] == 'PixelColourEncoder'
+    expected = {'background': 3800 / 3840, 'hat': 1896 / 1920, 'hair': 1920 / 1944,
+                'dress': 0.0}
+    assert {k: v for k, v in report['per_class'].items() if v is not None} == \
+        pytest.approx(expected, abs=1e-12)
+    assert report['mIoU'] == pytest.approx(sum(expected.values()) / 4, abs=1e-12)
+    # the saved predictions: every scored pixel is the frame-0 label, and scoring them
+    # pixel by pixel gives the numbers above
+    scored = gt != 255
+    inter, union = np.zeros(20), np.zeros(20)
+    for video, gts in videos.items():
+        for t, ids in enumerate(gts):
+            with Image.open(out / video / f'{t:05d}.png') as img:
+                pred = np.asarray(img)
+            assert pred.shape == (H, W)
+            assert (pred[scored] == labels[scored]).all()
+            if t == 0 or ids is None:
+                continue
+            valid = ids != 255
+            for c in range(20):
+                inter[c] += ((pred == c) & (ids == c) & valid).sum()
+                union[c] += (((pred == c) | (ids == c)) & valid).sum()
+    assert [int(v) for v in inter[[0, 1, 2, 5]]] == [3800, 1896, 1920, 0]
+    assert [int(v) for v in union[[0, 1, 2, 5]]] == [3840, 1920, 1944, 40]
+    assert union.sum() == union[[0, 1, 2, 5]].sum()
 
 
 @pytest.mark.parametrize('args,message', [
@@ -197,3 +248,16 @@ def test_a_checkpoint_holding_nan_is_one_error_line(tool, tmp_path, davis_root, 
                                                    'that are not finite')
     assert not (tmp_path / 'out' / 'davis').exists() or not any((tmp_path / 'out' / 'davis')
                                                                .rglob('*.png'))
+
+
+def test_a_davis_sequence_of_two_frames_is_one_error_line_before_any_work(tool, tmp_path,
+                                                                          checkpoint):
+    root = write_davis_layout(tmp_path / 'davis', sequences=('short',), frames=2)
+    result = tool('tools/test.py', 'configs/test/corrflow_davis.py', 'davis', str(checkpoint),
+                  '--data-root', str(root), '--work-dir', str(tmp_path / 'out'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith('error: DAVIS sequence "short" has 2 frame(s) in ')
+    assert 'needs at least 3' in lines[0]
+    assert not list((tmp_path / 'out').rglob('*.png'))  # refused before propagating

@@ -80,6 +80,9 @@ def test_distributed_demo_on_two_cpu_processes(tool, tmp_path):
     (['model.backbone.type=ResNet9000'], 'model.backbone.type: "ResNet9000" is not a registered'),
     (['train_cfg.max_iter=3'], 'did you mean train_cfg.max_iters'),
     (['model.head.radiuss=3'], 'did you mean model.head.radius'),
+    # the class count of the model disagrees with the centroids the targets are quantised with
+    (['model.num_classes=20', 'train_cfg.max_iters=1', *SHORT],
+     'RecursiveFlow(num_classes=20) contradicts the 16 colour centroids'),
 ])
 def test_bad_config_gives_one_clear_error(tool, tmp_path, options, message):
     result = tool('tools/train.py', DEMO, '--work-dir', str(tmp_path), '--cfg-options',

@@ -1,34 +1,89 @@
-"""Single-process DAVIS-2017 semi-supervised evaluation in the official tool's style.
+"""Straightforward reference implementations that tests compare corrflow against.
 
-Used only as the speed baseline of ``benchmarks/bench_davis_eval.py``. It
-re-implements the pipeline structure of ``davisvideochallenge/davis2017-evaluation``
-(semi-supervised task) step by step, without its console output:
+* :func:`recompute_per_call_loss`: CorrFlow's training loss arranged as the
+  original release computes it, recomputing both embeddings inside every
+  attend call (16 backbone passes for a 3-frame clip); ``RecursiveFlow.loss``
+  must give the same values and gradients. ``benchmarks/bench_train_step.py``
+  times it as its ``reference`` arrangement.
+* :func:`evaluate_baseline`: single-process DAVIS-2017 semi-supervised
+  evaluation that re-implements the pipeline structure of the official
+  ``davis2017-evaluation`` tool step by step, without its console output:
 
-* every GT mask of a sequence is read with PIL into a float64 volume, void
-  (255) is zeroed, and the objects are split with a broadcast comparison
-  against an all-ones ``(N, F, H, W)`` float64 volume;
-* every result frame 1..F-2 is read the same way; the object count of the
-  results is their maximum id, and a count different from the GT's is an error
-  (the official tool calls ``sys.exit`` there; this raises ``ValueError``);
-* J is computed per object over all frames at once, F per object and per frame
-  on the full frame: boundary maps of both masks, two full-frame ``cv2.dilate``
-  with a disk, products and sums;
-* per object Mean / Recall / Decay, then means over objects.
+  - every GT mask of a sequence is read with PIL into a float64 volume, void
+    (255) is zeroed, and the objects are split with a broadcast comparison
+    against an all-ones ``(N, F, H, W)`` float64 volume;
+  - every result frame 1..F-2 is read the same way; the object count of the
+    results is their maximum id, and a count different from the GT's is an
+    error (the official tool calls ``sys.exit`` there; this raises
+    ``ValueError``);
+  - J is computed per object over all frames at once, F per object and per
+    frame on the full frame: boundary maps of both masks, two full-frame
+    ``cv2.dilate`` with a disk, products and sums;
+  - per object Mean / Recall / Decay, then means over objects.
 
-The corrflow implementation (``corrflow.evaluation``) must give identical
-numbers; this module exists to measure how much faster it is.
+  ``corrflow.evaluation`` must give identical numbers;
+  ``benchmarks/bench_davis_eval.py`` measures how much faster it is.
+
+Benchmark scripts import this module as ``tests.references`` (the repository
+root is on their ``sys.path``); tests import it as ``references``.
 """
 from __future__ import annotations
 
 import glob
+import math
 import os
 import warnings
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
+from torch import Tensor
+
+from corrflow.models.algorithms.recursive_flow import colour_cross_entropy
+
+__all__ = ['evaluate_baseline', 'recompute_per_call_loss']
 
 
+# ---------------------------------------------------------------------------- training loss
+def recompute_per_call_loss(model, inputs: Tensor, data_samples: list[dict],
+                            use_truth: bool) -> dict[str, Tensor]:
+    """CorrFlow's loss arranged as the original release computes it (3-frame clips).
+
+    Every attend call recomputes both embeddings from the frames (16 backbone
+    passes per iteration): 2 short-term calls, 2 for the cycle 0-1-0 and 4 for
+    0-1-2-1-0. ``use_truth`` fixes the scheduled-sampling draw.
+
+    Args:
+        model (RecursiveFlow): provides backbone, neck, head; its bottleneck is
+            not applied (pass already-bottlenecked frames).
+        inputs (Tensor): (B, 3, 3, H, W).
+        data_samples (list[dict]): ``colour_labels`` (3, H, W) per clip.
+        use_truth (bool): feed frame 1's true colours to the second step.
+    """
+    targets = torch.stack([s['colour_labels'] for s in data_samples]).long()  # (B, 3, H, W)
+    x = [inputs[:, t] for t in range(3)]
+
+    def attend(src: int, dst: int, labels: Tensor) -> Tensor:
+        ref = model.embed(x[src])
+        tgt = model.embed(x[dst])
+        return model.head(tgt, ref, labels)
+
+    stride = model.backbone.stride
+    size = (math.ceil(inputs.shape[-2] / stride), math.ceil(inputs.shape[-1] / stride))
+    num_classes = model.colour_classes(data_samples, targets)
+    onehot = [model.head.downsample_labels(targets[:, t], num_classes, size).to(inputs)
+              for t in range(3)]
+    p1 = attend(0, 1, onehot[0])
+    p2 = attend(1, 2, onehot[1] if use_truth else p1)
+    loss_short = colour_cross_entropy(p1, targets[:, 1]) + colour_cross_entropy(p2, targets[:, 2])
+    c1 = attend(1, 0, attend(0, 1, onehot[0]))
+    c2 = attend(1, 0, attend(2, 1, attend(1, 2, attend(0, 1, onehot[0]))))
+    loss_cycle = colour_cross_entropy(c1, targets[:, 0]) + colour_cross_entropy(c2, targets[:, 0])
+    return dict(loss_short=loss_short, loss_cycle=model.cycle_weight * loss_cycle)
+
+
+# ---------------------------------------------------------------------------- DAVIS J&F
 def _disk(radius: float) -> np.ndarray:
     """Disk footprint as ``skimage.morphology.disk`` builds it (x² + y² <= r²)."""
     coords = np.arange(-radius, radius + 1)
