@@ -16,8 +16,8 @@
 # --dry-run: the same steps on the CPU with tiny settings (a few minutes), to check the
 # script on a machine without a GPU; the CUDA tests skip there.
 #
-# Environment: PYTHON (default python), CORRFLOW_SHARED_DATA (shared data, default
-# ../shared/data next to the repository), CHECK_GPU_DIR (default work_dirs/check_gpu), PORT
+# Environment: PYTHON (default python), CORRFLOW_SHARED_DATA (the test data, default the
+# shared/data folder beside the repository), CHECK_GPU_DIR (default work_dirs/check_gpu), PORT
 # (torchrun port of tools/dist_test.sh, default 29500). Relative paths in CORRFLOW_SHARED_DATA
 # and CHECK_GPU_DIR are taken from the repository root.
 set -uo pipefail
