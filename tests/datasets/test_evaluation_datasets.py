@@ -81,10 +81,13 @@ def test_davis_videos_errors(davis_root, tmp_path):
                             sequences=['seq-a', 'seq-x']))
     with pytest.raises(DataError, match='DAVIS root .* does not exist'):
         DATASETS.build(dict(type='DAVISVideos', data_root=str(tmp_path / 'nowhere')))
-    root = write_davis_layout(tmp_path / 'davis', sequences=('seq-a',), frames=2, size=(16, 16))
+    root = write_davis_layout(tmp_path / 'davis', sequences=('seq-a',), frames=3, size=(16, 16))
     (root / 'Annotations' / '480p' / 'seq-a' / '00000.png').unlink()
     with pytest.raises(DataError, match='first-frame annotation .*00000.png does not exist'):
         DATASETS.build(dict(type='DAVISVideos', data_root=str(root)))
+    short = write_davis_layout(tmp_path / 'short', sequences=('seq-s',), frames=2, size=(16, 16))
+    with pytest.raises(DataError, match='"seq-s" has 2 frame.* needs at least 3'):
+        DATASETS.build(dict(type='DAVISVideos', data_root=str(short)))
 
 
 # ----------------------------------------------------------------------------- JHMDB

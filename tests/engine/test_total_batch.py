@@ -84,8 +84,8 @@ def test_lr_changes_at_the_converted_iterations():
 def test_iteration_based_configs_keep_their_milestones():
     cfg = Config.fromfile(str(REPO / 'configs' / 'train' / 'corrflow_r18_davis16.py'))
     lines = apply_total_batch(cfg, 2)
-    assert 'lr x0.5 at iterations 2000, 3000 = 24000, 36000 samples at total batch 12' in lines[1]
-    assert sorted(build_scheduler(cfg.param_scheduler[0]).milestones) == [2000, 3000]
+    assert 'lr x0.5 at iterations 500, 750 = 6000, 9000 samples at total batch 12' in lines[1]
+    assert sorted(build_scheduler(cfg.param_scheduler[0]).milestones) == [500, 750]
     demo = Config.fromfile(str(REPO / 'configs' / 'train' / 'corrflow_r18_demo.py'))
     assert apply_total_batch(demo, 1)[1] == 'lr milestones: none'
 

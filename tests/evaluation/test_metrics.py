@@ -96,9 +96,9 @@ def test_davis_metric_without_out_dir_writes_nothing(tmp_path):
 def test_davis_metric_errors(tmp_path):
     metric = METRICS.build(dict(type='DAVISMetric'))
     meta, out = davis_video(tmp_path, 'seq-b')
-    with pytest.raises(ValueError, match=r'predictions \(3, 8, 10\) and GT \(4, 8, 10\)'):
+    with pytest.raises(DataError, match=r'predictions \(3, 8, 10\) and GT \(4, 8, 10\)'):
         metric.process(batch_of(meta), [dict(pred_masks=out['pred_masks'][:3])])
-    with pytest.raises(ValueError, match='lacks GT annotations'):
+    with pytest.raises(DataError, match='lacks GT annotations'):
         metric.process(batch_of(dict(meta, ann_paths=meta['ann_paths'][:3] + [None])), [out])
     bad = out['pred_masks'].copy()
     bad[1, 0, 0] = 3  # the GT of frame 0 has 2 objects
