@@ -3,8 +3,9 @@
     python tools/analysis/colour_statistics.py CONFIG [--data-root DIR] [--clips 150]
         [--seed 0] [--cfg-options key=value ...] [--json out.json]
 
-Clips are drawn from the config's training dataset exactly as training draws
-them (same pipeline, so the same crops and the same colour quantisation). From
+Clips are drawn from the config's training dataset as training draws them
+(same pipeline, so crops of the same size and the same colour quantisation;
+``--seed`` fixes which clips and crops). From
 their quantised colour labels it prints:
 
 - the class prior (how often each colour class occurs) and its entropy
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 
 import numpy as np
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
@@ -84,6 +87,9 @@ def collect_labels(cfg: Config, clips: int, seed: int) -> tuple[list[np.ndarray]
     if len(dataset) == 0:
         raise ConfigError('the training dataset is empty; give --data-root')
     rng = np.random.default_rng(seed)
+    random.seed(seed)  # the pipeline's random crops: the same clips for the same seed
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     labels, num_classes = [], None
     for idx in rng.choice(len(dataset), size=min(clips, len(dataset)), replace=False):
         sample = dataset[int(idx)]['data_samples']
