@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError('--data-root: the training dataset takes no data_root')
     labels, num_classes = collect_labels(cfg, args.clips, args.seed)
     stats = statistics(labels, num_classes)
-    stats.update(config=args.config, seed=args.seed)
+    stats.update(config=args.config, seed=args.seed, cfg_options=args.cfg_options or {},
+                 data_root=args.data_root)
     print(f'{stats["clips"]} clips of {args.config}, {num_classes} colour classes '
           f'(seed {args.seed})')
     print('class prior: ' + ' '.join(f'{p:.3f}' for p in stats['prior']))
