@@ -1,3 +1,5 @@
+amp = None
+auto_scale_lr = dict(base_batch_size=6, enable=False)
 clip_pipeline = [
     dict(type='LoadClipFrames'),
     dict(short_side=256, type='RescaleClip'),
@@ -10,17 +12,18 @@ clip_pipeline = [
 ]
 custom_hooks = [
     dict(type='ScheduledSamplingHook'),
-    dict(interval=500, type='ReconstructionVisualizationHook'),
+    dict(interval=250, type='ReconstructionVisualizationHook'),
+    dict(type='VideoProgressHook'),
 ]
 default_hooks = dict(
     checkpoint=dict(
         by_epoch=False,
-        interval=500,
-        max_keep_ckpts=3,
+        interval=250,
+        max_keep_ckpts=2,
         rule='greater',
-        save_best='davis/J&F-Mean',
+        save_best=None,
         type='CheckpointHook'),
-    logger=dict(interval=50, type='LoggerHook'),
+    logger=dict(interval=10, type='LoggerHook'),
     param_scheduler=dict(type='ParamSchedulerHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     timer=dict(type='IterTimerHook'))
@@ -33,7 +36,7 @@ launcher = 'none'
 load_from = None
 log_level = 'INFO'
 log_processor = dict(by_epoch=False, type='LogProcessor', window_size=20)
-max_iters = 4000
+max_iters = 1000
 model = dict(
     backbone=dict(
         channels=(
@@ -74,7 +77,7 @@ model = dict(
         kernel_size=3,
         out_channels=64,
         type='EmbeddingProjection'),
-    num_classes=16,
+    num_classes=None,
     sampling_draw='iteration',
     sampling_end=0.6,
     sampling_start=0.9,
@@ -88,18 +91,15 @@ optim_wrapper = dict(
     type='OptimWrapper')
 param_scheduler = [
     dict(
-        by_epoch=False,
-        gamma=0.5,
-        milestones=[
-            2000,
-            3000,
-        ],
-        type='MultiStepLR'),
+        by_epoch=False, gamma=0.5, milestones=[
+            500,
+            750,
+        ], type='MultiStepLR'),
 ]
 randomness = dict(deterministic=False, seed=0)
 resume = False
 train_cfg = dict(
-    max_iters=4000, type='ResumableIterBasedTrainLoop', val_interval=1000)
+    max_iters=1000, type='ResumableIterBasedTrainLoop', val_interval=1000)
 train_dataloader = dict(
     batch_size=6,
     collate_fn=dict(type='corrflow.sample_list_collate'),
@@ -143,28 +143,9 @@ train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(shuffle=True, type='ResumableInfiniteSampler'))
-val_cfg = dict(type='ValLoop')
-val_dataloader = dict(
-    batch_size=1,
-    collate_fn=dict(type='corrflow.sample_list_collate'),
-    dataset=dict(
-        ann_file='ImageSets/2017/val.txt',
-        data_root='../shared/data/davis2016-val-subset',
-        pipeline=[
-            dict(type='LoadVideoFrames'),
-            dict(type='LoadFirstFrameMask'),
-            dict(type='PackVideoInputs'),
-        ],
-        sequences=[
-            'blackswan',
-            'car-shadow',
-            'dog',
-        ],
-        type='DAVISVideos'),
-    num_workers=1,
-    persistent_workers=False,
-    sampler=dict(shuffle=False, type='DefaultSampler'))
-val_evaluator = dict(out_dir=None, type='DAVISMetric')
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
 vis_backends = [
     dict(type='LocalVisBackend'),
     dict(type='TensorboardVisBackend'),
@@ -176,4 +157,4 @@ visualizer = dict(
         dict(type='LocalVisBackend'),
         dict(type='TensorboardVisBackend'),
     ])
-work_dir = 'work_dirs/corrflow_r18_davis16'
+work_dir = 'work_dirs/runs/full'
