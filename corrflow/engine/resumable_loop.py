@@ -182,5 +182,8 @@ def _position_seeded(loader: DataLoader, seed: int, rank: int) -> DataLoader:
                   pin_memory_device=loader.pin_memory_device)
     if loader.num_workers > 0:
         kwargs['prefetch_factor'] = loader.prefetch_factor
-    return DataLoader(PositionSeededDataset(loader.dataset, seed, rank),
-                      batch_sampler=loader.batch_sampler, **kwargs)
+    dataset = PositionSeededDataset(loader.dataset, seed, rank)
+    if loader.batch_size is not None:  # keeps .sampler and .batch_size, which mmengine reads
+        return DataLoader(dataset, sampler=loader.sampler, batch_size=loader.batch_size,
+                          drop_last=loader.drop_last, **kwargs)
+    return DataLoader(dataset, batch_sampler=loader.batch_sampler, **kwargs)
