@@ -91,7 +91,7 @@ def _disk(radius: float) -> np.ndarray:
     return (xx**2 + yy**2 <= radius**2).astype(np.uint8)
 
 
-def _seg2bmap(seg: np.ndarray) -> np.ndarray:
+def boundary_map(seg: np.ndarray) -> np.ndarray:
     """One-pixel-wide boundary map of a binary mask, the official way."""
     seg = seg.astype(bool)
     east = np.zeros_like(seg)
@@ -107,14 +107,14 @@ def _seg2bmap(seg: np.ndarray) -> np.ndarray:
     return bmap
 
 
-def _f_measure(foreground_mask: np.ndarray, gt_mask: np.ndarray, void_pixels: np.ndarray,
+def frame_f_measure(foreground_mask: np.ndarray, gt_mask: np.ndarray, void_pixels: np.ndarray,
                bound_th: float = 0.008) -> float:
     """Boundary F of one frame on the full frame (official structure)."""
     void_pixels = void_pixels.astype(bool)
     bound_pix = bound_th if bound_th >= 1 else np.ceil(
         bound_th * np.linalg.norm(foreground_mask.shape))
-    fg_boundary = _seg2bmap(foreground_mask * np.logical_not(void_pixels))
-    gt_boundary = _seg2bmap(gt_mask * np.logical_not(void_pixels))
+    fg_boundary = boundary_map(foreground_mask * np.logical_not(void_pixels))
+    gt_boundary = boundary_map(gt_mask * np.logical_not(void_pixels))
     footprint = _disk(bound_pix)
     fg_dil = cv2.dilate(fg_boundary.astype(np.uint8), footprint)
     gt_dil = cv2.dilate(gt_boundary.astype(np.uint8), footprint)
@@ -154,12 +154,12 @@ def _eval_boundary(annotation: np.ndarray, segmentation: np.ndarray,
     """F over all frames of one object, one frame at a time."""
     f_res = np.zeros(annotation.shape[0])
     for frame_id in range(annotation.shape[0]):
-        f_res[frame_id] = _f_measure(segmentation[frame_id], annotation[frame_id],
+        f_res[frame_id] = frame_f_measure(segmentation[frame_id], annotation[frame_id],
                                      void_pixels[frame_id])
     return f_res
 
 
-def _db_statistics(per_frame_values: np.ndarray) -> tuple[float, float, float]:
+def db_statistics(per_frame_values: np.ndarray) -> tuple[float, float, float]:
     """Mean, recall and decay of per-frame values (official structure)."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', category=RuntimeWarning)
@@ -168,9 +168,9 @@ def _db_statistics(per_frame_values: np.ndarray) -> tuple[float, float, float]:
     n_bins = 4
     ids = np.round(np.linspace(1, len(per_frame_values), n_bins + 1) + 1e-10) - 1
     ids = ids.astype(np.uint8)
-    bins = [per_frame_values[ids[i]:ids[i + 1] + 1] for i in range(0, 4)]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # the uint8 bin edges wrap for long sequences, as official
         warnings.simplefilter('ignore', category=RuntimeWarning)
+        bins = [per_frame_values[ids[i]:ids[i + 1] + 1] for i in range(0, 4)]
         decay = np.nanmean(bins[0]) - np.nanmean(bins[3])
     return mean, recall, decay
 
@@ -237,7 +237,7 @@ def evaluate_baseline(davis_root: str, results_dir: str,
         for obj in range(gt_masks.shape[0]):
             row = {'Sequence': f'{seq}_{obj + 1}'}
             for key, values in (('J', j_res[obj]), ('F', f_res[obj])):
-                mean, recall, decay = _db_statistics(values)
+                mean, recall, decay = db_statistics(values)
                 stats[key]['M'].append(mean)
                 stats[key]['R'].append(recall)
                 stats[key]['D'].append(decay)

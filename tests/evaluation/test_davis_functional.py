@@ -1,9 +1,14 @@
 """DAVIS J&F maths: hand-computed masks and straightforward full-frame references."""
-import warnings
+import sys
+from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from references import boundary_map as ref_boundary  # noqa: E402
+from references import db_statistics as ref_statistics  # noqa: E402
+from references import frame_f_measure  # noqa: E402
 
 from corrflow.evaluation.functional import (boundary_radius, db_iou, db_statistics, disk_kernel,
                                             evaluate_frame, evaluate_sequence, f_measure,
@@ -13,59 +18,14 @@ from corrflow.evaluation.functional import (boundary_radius, db_iou, db_statisti
 # Straightforward references, written the way the official tool computes (full frame).
 
 
-def ref_boundary(seg: np.ndarray) -> np.ndarray:
-    """Shifted copies of the mask with explicit last-row / last-column rules."""
-    seg = seg.astype(bool)
-    east = np.zeros_like(seg)
-    south = np.zeros_like(seg)
-    south_east = np.zeros_like(seg)
-    east[:, :-1] = seg[:, 1:]
-    south[:-1, :] = seg[1:, :]
-    south_east[:-1, :-1] = seg[1:, 1:]
-    b = (seg ^ east) | (seg ^ south) | (seg ^ south_east)
-    b[-1, :] = seg[-1, :] ^ east[-1, :]
-    b[:, -1] = seg[:, -1] ^ south[:, -1]
-    b[-1, -1] = False
-    return b
-
-
 def ref_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = 0.008) -> float:
-    """Full-frame F: both boundaries, two full-frame dilations with a disk."""
-    radius = bound_th if bound_th >= 1 else np.ceil(bound_th * np.linalg.norm(gt.shape))
-    grid = np.arange(-radius, radius + 1)
-    disk = (grid[None, :]**2 + grid[:, None]**2 <= radius**2).astype(np.uint8)
-    pred_b = ref_boundary(pred)
-    gt_b = ref_boundary(gt)
-    pred_dil = cv2.dilate(pred_b.astype(np.uint8), disk)
-    gt_dil = cv2.dilate(gt_b.astype(np.uint8), disk)
-    n_pred, n_gt = pred_b.sum(), gt_b.sum()
-    if n_pred == 0 and n_gt > 0:
-        p, r = 1, 0
-    elif n_pred > 0 and n_gt == 0:
-        p, r = 0, 1
-    elif n_pred == 0 and n_gt == 0:
-        p, r = 1, 1
-    else:
-        p = np.sum(pred_b * gt_dil) / float(n_pred)
-        r = np.sum(gt_b * pred_dil) / float(n_gt)
-    return 0 if p + r == 0 else 2 * p * r / (p + r)
+    """Full-frame F (the official structure, no void pixels)."""
+    return frame_f_measure(pred, gt, np.zeros(gt.shape, dtype=bool), bound_th)
 
 
 def ref_j(pred: np.ndarray, gt: np.ndarray) -> float:
     union = np.sum(pred.astype(bool) | gt.astype(bool))
     return 1.0 if union == 0 else np.sum(pred.astype(bool) & gt.astype(bool)) / union
-
-
-def ref_statistics(values: np.ndarray) -> tuple:
-    """The official statistics literally (uint8 cast of the bin edges included)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        mean = np.nanmean(values)
-        recall = np.nanmean(values > 0.5)
-        ids = (np.round(np.linspace(1, len(values), 5) + 1e-10) - 1).astype(np.uint8)
-        bins = [values[ids[i]:ids[i + 1] + 1] for i in range(4)]
-        decay = np.nanmean(bins[0]) - np.nanmean(bins[3])
-    return mean, recall, decay
 
 
 def random_mask(rng: np.random.Generator, shape: tuple) -> np.ndarray:
