@@ -32,8 +32,8 @@ from corrflow.evaluation.functional.davis import (VOID_LABEL, db_statistics, eva
 
 __all__ = [
     'DAVIS_GLOBAL_COLUMNS', 'DAVIS_PER_SEQUENCE_COLUMNS', 'DavisInputError', 'DavisResultError',
-    'GLOBAL_CSV',
-    'PER_SEQUENCE_CSV', 'PngSizeError', 'evaluate_davis', 'read_davis_gt', 'read_davis_results',
+    'GLOBAL_CSV', 'PER_SEQUENCE_CSV', 'PngSizeError', 'evaluate_davis', 'read_davis_gt',
+    'read_davis_results', 'read_gt_frame',
     'read_davis_sequences', 'read_png_ids', 'summarise_davis', 'voc_palette', 'write_davis_csvs',
     'write_indexed_png',
 ]
@@ -130,11 +130,11 @@ def read_davis_gt(davis_root: str, seq: str) -> tuple[np.ndarray, list[str]]:
     names = _png_names(folder)
     if not names:
         raise FileNotFoundError(f'no GT masks in {folder}')
-    first = _read_gt_frame(osp.join(folder, f'{names[0]}.png'))
+    first = read_gt_frame(osp.join(folder, f'{names[0]}.png'))
     gt = np.empty((len(names), *first.shape), dtype=np.uint8)
     gt[0] = first
     for t in range(1, len(names)):
-        gt[t] = _read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
+        gt[t] = read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
     return gt, names
 
 
@@ -327,7 +327,7 @@ def read_png_ids(path: str, size: tuple[int, int] | None = None) -> np.ndarray |
     return ids.astype(np.uint8) if ids.dtype == bool else ids
 
 
-def _read_gt_frame(path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def read_gt_frame(path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """One GT id map, checked to be 8-bit single channel (of ``shape`` if given)."""
     try:
         frame = read_png_ids(path, shape)
@@ -375,12 +375,12 @@ def _score_sequence(davis_root: str, results_dir: str,
     if len(names) < 3:
         raise DataError(f'{folder}: {len(names)} GT frames, at least 3 are needed (the '
                         f'first and last are not scored); leave {seq} out of the sequence list')
-    first = _read_gt_frame(osp.join(folder, f'{names[0]}.png'))
+    first = read_gt_frame(osp.join(folder, f'{names[0]}.png'))
     n_obj = num_objects(first)
     j_res = np.zeros((n_obj, len(names) - 2))
     f_res = np.zeros((n_obj, len(names) - 2))
     for t in range(1, len(names) - 1):
-        gt = _read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
+        gt = read_gt_frame(osp.join(folder, f'{names[t]}.png'), first.shape)
         pred = _read_result_frame(results_dir, seq, names, t, first.shape, n_obj)
         j_res[:, t - 1], f_res[:, t - 1] = evaluate_frame(gt, pred, n_obj)
     return j_res, f_res

@@ -11,7 +11,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, PngSizeError, read_png_ids,
+from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, read_gt_frame,
                                           summarise_davis, write_davis_csvs, write_indexed_png)
 from corrflow.evaluation.functional.davis import evaluate_sequence
 from corrflow.registry import METRICS
@@ -19,21 +19,13 @@ from corrflow.registry import METRICS
 __all__ = ['DAVISMetric', 'read_gt_volume']
 
 
-def read_gt_volume(paths: Sequence[str | None], video: str) -> np.ndarray | None:
+def read_gt_volume(paths: Sequence[str | None]) -> np.ndarray | None:
     """(T, H, W) uint8 GT of a video, or None if some frame has no annotation."""
     if any(p is None or not osp.isfile(p) for p in paths):
         return None
     frames = []
-    for path in paths:
-        try:
-            ids = read_png_ids(path, frames[0].shape if frames else None)
-        except PngSizeError as err:
-            raise DataError(f'{path}: the GT frame is {err.size[1]}x{err.size[0]} but the first '
-                            f'GT frame of {video} is {err.expected[1]}x{err.expected[0]}; every '
-                            'GT frame of a video must have one size') from None
-        if ids is None:
-            raise DataError(f'{path}: GT must be an 8-bit indexed (palette or grayscale) PNG')
-        frames.append(ids)
+    for path in paths:  # every frame of the size of the first
+        frames.append(read_gt_frame(path, frames[0].shape if frames else None))
     return np.stack(frames)
 
 
@@ -74,7 +66,7 @@ class DAVISMetric(BaseMetric):
             if self.out_dir and self.save_masks:
                 for name, mask in zip(names, pred):
                     write_indexed_png(osp.join(self.out_dir, video, f'{name}.png'), mask)
-            gt = read_gt_volume(meta['ann_paths'], video)
+            gt = read_gt_volume(meta['ann_paths'])
             if gt is None:
                 raise DataError(f'DAVIS video {video} lacks GT annotations for some frames, so '
                                 'it cannot be scored')
