@@ -249,34 +249,32 @@ class RecursiveFlow(BaseModel):
             preds.append(self.attend(emb[t], emb[t - 1], ref))
             loss_short = loss_short + colour_cross_entropy(preds[-1], targets[:, t])
 
-        if self.cycle_weight == 0:  # the "w/o cycle consistency" variant: nothing to compute
-            loss_cycle = inputs.new_zeros(())
-            self._keep_record(inputs, net_in, targets, preds)
-            return dict(loss_short=loss_short, loss_cycle=loss_cycle,
-                        sampling_prob=inputs.new_tensor(prob))
-        # Cycle consistency: forward along the clip on own outputs, back to frame 0.
-        forward = [onehot[0], preds[0]]
-        for t in range(2, T):
-            forward.append(self.attend(emb[t], emb[t - 1], forward[-1]))
-        loss_cycle = inputs.new_zeros(())
-        for k in range(1, T):
-            x = forward[k]
-            for t in range(k, 0, -1):
-                x = self.attend(emb[t - 1], emb[t], x)
-            loss_cycle = loss_cycle + colour_cross_entropy(x, targets[:, 0])
+        # Cycle consistency, skipped altogether at weight 0 (the "w/o cycle" variant).
+        loss_cycle = (self._cycle_loss(emb, onehot, preds, targets) if self.cycle_weight
+                      else inputs.new_zeros(()))
 
-        self._keep_record(inputs, net_in, targets, preds)
-        return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
-                    sampling_prob=inputs.new_tensor(prob))
-
-    def _keep_record(self, inputs: Tensor, net_in: Tensor, targets: Tensor,
-                     preds: list[Tensor]) -> None:
-        """Keep the first clip of the batch when :meth:`record_next_loss` asked for it."""
         if self._record_next:
             self._record = dict(inputs=inputs[0].detach(), net_inputs=net_in[0].detach(),
                                 targets=targets[0].detach(),
                                 preds=[p[0].detach() for p in preds])
             self._record_next = False
+        return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
+                    sampling_prob=inputs.new_tensor(prob))
+
+    def _cycle_loss(self, emb: list[Tensor], onehot: list[Tensor], preds: list[Tensor],
+                    targets: Tensor) -> Tensor:
+        """Unweighted cycle terms: forward along the clip on own outputs, back to frame 0."""
+        T = len(emb)
+        forward = [onehot[0], preds[0]]
+        for t in range(2, T):
+            forward.append(self.attend(emb[t], emb[t - 1], forward[-1]))
+        loss = emb[0].new_zeros((), dtype=torch.float32)
+        for k in range(1, T):
+            x = forward[k]
+            for t in range(k, 0, -1):
+                x = self.attend(emb[t - 1], emb[t], x)
+            loss = loss + colour_cross_entropy(x, targets[:, 0])
+        return loss
 
     def _sample_reference(self, truth: Tensor, pred: Tensor, prob: float) -> Tensor:
         """Ground truth with probability ``prob``, else the (non-detached) prediction."""
