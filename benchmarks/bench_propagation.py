@@ -196,9 +196,9 @@ class _TimedProtocol:
     def __getattr__(self, name: str):
         return getattr(self.protocol, name)
 
-    def __call__(self, features, num_frames: int, seed):
+    def __call__(self, features, num_frames: int, seeds):
         self.stamps = [time.perf_counter()]
-        for item in self.protocol(features, num_frames, seed):
+        for item in self.protocol(features, num_frames, seeds):
             yield item  # the propagator reads the frame out before asking for the next
             self.stamps.append(time.perf_counter())
 

@@ -1,6 +1,9 @@
 """Tiny data written on the fly for the tool tests, and the training model of the AMP tests."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -9,6 +12,18 @@ import torch
 
 from corrflow.datasets.synthetic import render_synthetic_video
 from corrflow.evaluation.davis_io import write_indexed_png
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_tool(*args, env=None, timeout=600, cwd=REPO):
+    """Run a command of the repository; returns the CompletedProcess."""
+    full_env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+                    PYTHONPATH=str(REPO))
+    full_env.update(env or {})
+    cmd = [sys.executable, *args] if str(args[0]).endswith('.py') else list(args)
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def write_davis_layout(root: Path, sequences=('seq-a', 'seq-b', 'seq-c'), frames: int = 5,

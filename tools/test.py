@@ -1,9 +1,15 @@
 """Evaluate by label propagation: ``python tools/test.py CONFIG TASK CHECKPOINT [options]``.
 
-TASK is davis, jhmdb or vip (it must match the config). CHECKPOINT is a corrflow
-checkpoint (training checkpoints and model-zoo weights both work), or ``none``
-to evaluate the encoder as initialised (e.g. a random-initialisation baseline
-or a parameter-free pixel encoder). Outputs go to WORK_DIR/TASK/.
+TASK is davis, ytvos, jhmdb or vip (it must match the config). CHECKPOINT is a
+corrflow checkpoint (training checkpoints and model-zoo weights both work), or
+``none`` to evaluate the encoder as initialised (e.g. a random-initialisation
+baseline or a parameter-free pixel encoder). Outputs go to WORK_DIR/TASK/.
+
+Sets without ground truth (DAVIS test-dev, own videos in DAVIS layout with a
+first-frame mask) run with ``--predict-only``: the masks are written and no
+score is computed. YouTube-VOS val is always predict-only (its ground truth is
+withheld): the masks are written in the server's layout and zipped; a split
+with full ground truth in YouTube-VOS layout is scored locally.
 """
 import argparse
 import json
@@ -21,9 +27,12 @@ from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_
                                    setup_test_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES
 
-TASKS = ('davis', 'jhmdb', 'vip')
-HEADLINE = {'davis': ('J&F-Mean', 'J-Mean', 'F-Mean'), 'jhmdb': ('PCK@0.1', 'PCK@0.2'),
-            'vip': ('mIoU',)}
+TASKS = ('davis', 'ytvos', 'jhmdb', 'vip')
+HEADLINE = {'davis': ('J&F-Mean', 'J-Mean', 'F-Mean'),
+            'ytvos': ('overall', 'J&F-Mean', 'J-Mean', 'F-Mean', 'J-seen', 'F-seen', 'J-unseen',
+                      'F-unseen'),
+            'jhmdb': ('PCK@0.1', 'PCK@0.2'), 'vip': ('mIoU',)}
+PREDICT_ONLY_TASKS = ('davis', 'ytvos')
 
 
 def parse_args():
@@ -33,6 +42,14 @@ def parse_args():
     parser.add_argument('checkpoint', help='checkpoint file, or "none" for initial weights')
     parser.add_argument('--data-root', help='the dataset in its official layout')
     parser.add_argument('--work-dir', help='output folder (default: eval/<config name>)')
+    parser.add_argument('--predict-only', action='store_true',
+                        help='davis / ytvos: write the masks and compute no score, for sets '
+                             'whose ground truth is only the first mask (DAVIS test-dev, own '
+                             'videos); YouTube-VOS val is predict-only without it')
+    parser.add_argument('--all-frames-root',
+                        help='ytvos: the split folder of the 30 fps release '
+                             '(valid_all_frames); every frame is propagated and the listed '
+                             '(6 fps) frames are written')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.propagation.radius=8')
     parser.add_argument('--amp', nargs='?', const='auto', choices=AMP_CHOICES, default=None,
@@ -61,6 +78,18 @@ def build_config(args) -> Config:
         if not osp.isdir(args.data_root):
             raise FileNotFoundError(f'--data-root {args.data_root} is not a directory')
         cfg.test_dataloader.dataset.data_root = args.data_root
+    if args.predict_only:
+        if args.task not in PREDICT_ONLY_TASKS:
+            raise ConfigError(f'--predict-only is for {" and ".join(PREDICT_ONLY_TASKS)}, not '
+                              f'{args.task}')
+        cfg.test_dataloader.dataset.predict_only = True
+    if args.all_frames_root:
+        if args.task != 'ytvos':
+            raise ConfigError('--all-frames-root is for ytvos (the 30 fps valid_all_frames)')
+        if not osp.isdir(args.all_frames_root):
+            raise FileNotFoundError(f'--all-frames-root {args.all_frames_root} is not a '
+                                    'directory')
+        cfg.test_dataloader.dataset.all_frames_root = args.all_frames_root
     cfg.work_dir = args.work_dir or osp.join(
         'eval', osp.splitext(osp.basename(args.config))[0])
     cfg.test_evaluator.out_dir = osp.join(cfg.work_dir, args.task)
@@ -79,6 +108,9 @@ def score_line(task: str, metrics: dict) -> str:
     prefix = f'{task}/'
     shown = {k[len(prefix):]: v for k, v in metrics.items()
              if k.startswith(prefix) and isinstance(v, (int, float))}
+    if not shown:
+        return (f'{task}: no score computed (predict-only: the set has no ground truth beyond '
+                'the first masks)')
     headline = [k for k in HEADLINE.get(task, ()) if k in shown] or list(shown)[:4]
     return f'{task}: ' + ', '.join(f'{k} {shown[k]:.4f}' for k in headline)
 

@@ -6,15 +6,16 @@ from .kinetics import KineticsClips
 from .oxuva import OxUvAClips
 from .synthetic import SyntheticVideos, render_synthetic_video
 from .transforms import (LoadClipFrames, LoadFirstFrameMask, LoadJHMDBKeypoints,
-                         LoadSyntheticClip, LoadVideoFrames, PackClipInputs, PackVideoInputs,
+                         LoadStartMasks, LoadSyntheticClip, LoadVideoFrames, PackClipInputs, PackVideoInputs,
                          QuantiseColour, RandomCropClip, RescaleClip, ResizeClip)
 from .video_folder import VideoFolder
 from .vip import VIPVideos
 from .ytvos import YouTubeVOSClips
+from .ytvos_videos import YouTubeVOSVideos
 
 __all__ = ['BaseClipDataset', 'clip_starts', 'LoadClipFrames', 'PackClipInputs',
-           'QuantiseColour', 'ResizeClip', 'KineticsClips', 'OxUvAClips', 'YouTubeVOSClips',
+           'QuantiseColour', 'ResizeClip', 'KineticsClips', 'OxUvAClips', 'YouTubeVOSClips', 'YouTubeVOSVideos',
            'VideoFolder', 'SyntheticVideos', 'render_synthetic_video', 'LoadSyntheticClip',
            'DAVISVideos', 'JHMDBVideos', 'VIPVideos', 'LoadVideoFrames', 'LoadFirstFrameMask',
-           'LoadJHMDBKeypoints', 'PackVideoInputs', 'sample_list_collate', 'RescaleClip',
+           'LoadJHMDBKeypoints', 'LoadStartMasks', 'PackVideoInputs', 'sample_list_collate', 'RescaleClip',
            'RandomCropClip']

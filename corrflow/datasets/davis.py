@@ -27,14 +27,19 @@ class DAVISVideos(BaseDataset):
         ann_file (str): sequence list, relative to ``data_root`` (or absolute).
         resolution (str): ``'480p'`` or ``'Full-Resolution'``.
         sequences (list[str] | None): evaluate only these sequences (in this order).
+        predict_only (bool): only the first frame needs an annotation (DAVIS
+            test-dev, a user's own videos in DAVIS layout): masks are written,
+            nothing is scored. Otherwise every frame must have one, checked
+            when the list is read, before any video is propagated.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
     def __init__(self, data_root: str = '', ann_file: str = 'ImageSets/2017/val.txt',
                  resolution: str = '480p', sequences: list[str] | None = None,
-                 **kwargs) -> None:
+                 predict_only: bool = False, **kwargs) -> None:
         self.resolution = resolution
         self.sequences = list(sequences) if sequences else None
+        self.predict_only = bool(predict_only)
         kwargs.setdefault('test_mode', True)
         super().__init__(data_root=data_root, ann_file=ann_file,
                          data_prefix=dict(img=f'JPEGImages/{resolution}',
@@ -68,10 +73,17 @@ class DAVISVideos(BaseDataset):
             if not anns[0].is_file():
                 raise DataError(f'DAVIS sequence "{name}": first-frame annotation {anns[0]} '
                                 'does not exist')
+            missing = [p for p in anns if not p.is_file()]
+            if missing and not self.predict_only:
+                raise DataError(f'DAVIS sequence "{name}" has annotations for '
+                                f'{len(anns) - len(missing)} of its {len(anns)} frames (e.g. '
+                                f'{missing[0]} is missing), so it cannot be scored: for a set '
+                                'without ground truth use --predict-only (predict_only=True), '
+                                'which writes the masks without scores')
             data_list.append(dict(
                 video=name, frame_paths=[str(p) for p in frames],
                 frame_names=[p.stem for p in frames], first_mask_path=str(anns[0]),
-                ann_paths=[str(p) for p in anns]))
+                ann_paths=[str(p) for p in anns], scored=not self.predict_only))
         if not data_list:
             raise DataError(f'the DAVIS sequence list {self.ann_file} is empty')
         return data_list

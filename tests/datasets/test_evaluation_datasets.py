@@ -58,7 +58,6 @@ def test_davis_videos_samples(davis_root):
         np.testing.assert_array_equal(inputs[t].permute(1, 2, 0).numpy(), frame)
     first = read_ids(davis_root / 'Annotations' / '480p' / 'seq-a' / '00000.png')
     np.testing.assert_array_equal(meta['first_mask'], first)
-    assert meta['num_labels'] == int(first.max()) + 1 == 3
     assert meta['video'] == 'seq-a' and meta['ori_shape'] == (24, 40)
     assert meta['frame_names'] == ['00000', '00001', '00002'] and len(meta['ann_paths']) == 3
 
@@ -185,9 +184,8 @@ def test_vip_videos_samples(tmp_path):
     assert sample['inputs'].shape == (3, 3, 16, 24)
     assert [int(sample['inputs'][t, 1, 5, 5]) for t in range(3)] == [0, 20, 40]
     np.testing.assert_array_equal(sample['data_samples']['first_mask'], first)
-    assert sample['data_samples']['num_labels'] == 14  # 255 is not a label
     other = ds[1]['data_samples']
-    assert other['video'] == 'v2' and other['num_labels'] == 2 and len(other['ann_paths']) == 2
+    assert other['video'] == 'v2' and len(other['ann_paths']) == 2
 
 
 def test_vip_videos_errors(tmp_path):

@@ -1,37 +1,45 @@
 """JHMDB keypoints: seed heatmaps, top-k soft-argmax decoding and PCK."""
 import numpy as np
 import pytest
+import torch
 
-from corrflow.evaluation.functional import (accumulate_pck, gaussian_heatmaps, pck, pck_hits,
-                                            pck_protocol, soft_argmax_topk)
+from corrflow.evaluation.functional import (accumulate_pck, keypoint_decoding, pck, pck_hits,
+                                            pck_protocol)
+from corrflow.models.layers.propagation import gaussian_heatmaps, soft_argmax_topk
 
 
 def test_gaussian_heatmaps():
-    points = np.array([[2.0, 1.0], [0.0, 3.0]])
-    maps = gaussian_heatmaps(points, (4, 5), sigma=2.0)
-    assert maps.shape == (2, 4, 5) and maps.dtype == np.float32
+    points = torch.tensor([[2.0, 1.0], [0.0, 3.0], [float('nan'), 1.0]])
+    maps = gaussian_heatmaps(points, (4, 5), sigma=2.0)[0]
+    assert maps.shape == (3, 4, 5) and maps.dtype == torch.float32
     assert maps[0, 1, 2] == 1.0 and maps[1, 3, 0] == 1.0  # peak at (x, y)
-    assert maps[0, 1, 4] == pytest.approx(np.exp(-4 / 8))  # 2 px right of joint 0
-    assert maps[0, 3, 4] == pytest.approx(np.exp(-8 / 8))
-    with pytest.raises(ValueError):
-        gaussian_heatmaps(points, (4, 5), sigma=0)
+    assert float(maps[0, 1, 4]) == pytest.approx(np.exp(-4 / 8))  # 2 px right of joint 0
+    assert float(maps[0, 3, 4]) == pytest.approx(np.exp(-8 / 8))
+    assert not maps[2].any()  # an unknown joint gives an empty map
 
 
 def test_soft_argmax_topk_hand_computed():
-    maps = np.zeros((1, 3, 4))
+    maps = torch.zeros(1, 3, 4, dtype=torch.float64)
     maps[0, 0, 1] = 3.0  # (x=1, y=0)
     maps[0, 2, 3] = 1.0  # (x=3, y=2)
     np.testing.assert_allclose(soft_argmax_topk(maps, topk=2), [[1.5, 0.5]])
     np.testing.assert_allclose(soft_argmax_topk(maps, topk=1), [[1.0, 0.0]])
-    # Zero heatmap: equal weights over the first k locations in raster order.
-    np.testing.assert_allclose(soft_argmax_topk(np.zeros((1, 2, 2)), topk=2), [[0.5, 0.0]])
+    # a map without positive values: equal weights over its k cells
+    flat = torch.full((1, 1, 3), -1.0)
+    np.testing.assert_allclose(soft_argmax_topk(flat, topk=3), [[1.0, 0.0]])
 
 
 def test_soft_argmax_recovers_seeded_joints():
-    points = np.array([[10.0, 20.0], [33.0, 5.0], [0.0, 0.0]])
-    maps = gaussian_heatmaps(points, (40, 48), sigma=4.0)
+    points = torch.tensor([[10.0, 20.0], [33.0, 5.0]], dtype=torch.float64)
+    maps = gaussian_heatmaps(points, (40, 48), sigma=4.0)[0].double()
     for topk in (1, 5, 9):  # symmetric neighbourhoods: the mean is the peak
-        np.testing.assert_allclose(soft_argmax_topk(maps[:2], topk=topk), points[:2], atol=1e-9)
+        np.testing.assert_allclose(soft_argmax_topk(maps, topk=topk), points, atol=1e-5)
+
+
+def test_the_keypoint_read_out_has_one_implementation():
+    import corrflow.evaluation.functional as functional
+    assert not hasattr(functional, 'soft_argmax_topk')
+    assert not hasattr(functional, 'gaussian_heatmaps')
 
 
 def test_pck_gt_as_prediction_is_one():
@@ -70,8 +78,11 @@ def test_pck_hand_computed():
 
 def test_pck_protocol_is_named():
     name = pck(*hand_case())['protocol']
-    assert 'frame 0 skipped' in name and '0.6' in name and 'top-5 soft-argmax' in name
-    assert 'top-3' in pck_protocol(topk=3)
+    assert 'frame 0 skipped' in name and '0.6' in name and 'decoding' in name
+    decoding = keypoint_decoding(dict(keypoint_topk=3, keypoint_sigma=2.5))
+    assert decoding == 'top-3 soft-argmax of Gaussian seeds (sigma 2.5 px)'
+    assert 'decoded by top-3 soft-argmax' in pck_protocol(decoding=decoding)
+    assert keypoint_decoding(None) is None and keypoint_decoding(dict(radius=3)) is None
 
 
 def test_accumulate_pck_sums_hits_over_videos():

@@ -11,6 +11,7 @@ from corrflow.evaluation.davis_io import write_indexed_png
 from corrflow.registry import METRICS
 
 SETTINGS = dict(protocol='B (top-k memory)', radius=6)
+KEYPOINT_SETTINGS = dict(SETTINGS, keypoint_topk=7, keypoint_sigma=4.0)
 
 
 def batch_of(*metas):
@@ -128,14 +129,13 @@ def jhmdb_videos():
     gt_b = np.stack([joints] * 2)
     metas = [dict(video='b/clip', frame_names=['00001', '00002'], gt_keypoints=gt_b),
              dict(video='a/clip', frame_names=['00001', '00002', '00003'], gt_keypoints=gt_a)]
-    outs = [dict(pred_keypoints=gt_b.copy(), propagation=SETTINGS),
-            dict(pred_keypoints=pred_a, propagation=SETTINGS)]
+    outs = [dict(pred_keypoints=gt_b.copy(), propagation=KEYPOINT_SETTINGS),
+            dict(pred_keypoints=pred_a, propagation=KEYPOINT_SETTINGS)]
     return metas, outs
 
 
 def test_jhmdb_metric_hand_computed(tmp_path):
-    metric = METRICS.build(dict(type='JHMDBMetric', alphas=(0.1, 0.2), out_dir=str(tmp_path),
-                                topk=7))
+    metric = METRICS.build(dict(type='JHMDBMetric', alphas=(0.1, 0.2), out_dir=str(tmp_path)))
     metas, outs = jhmdb_videos()
     for meta, out in zip(metas, outs):
         metric.process(batch_of(meta), [out])
@@ -152,11 +152,23 @@ def test_jhmdb_metric_hand_computed(tmp_path):
     assert report['per_joint']['PCK@0.1'] == pytest.approx([2 / 3, 2 / 3, 1 / 2])
     assert report['per_joint']['PCK@0.2'] == pytest.approx([1, 1, 1 / 2])
     assert report['metrics'] == pytest.approx({'PCK@0.1': 11 / 18, 'PCK@0.2': 5 / 6})
-    assert 'frame 0 skipped' in report['protocol'] and 'top-7' in report['protocol']
-    assert report['propagation'] == SETTINGS
+    # the decoding is the one the propagator recorded, not a setting of the metric
+    assert 'frame 0 skipped' in report['protocol']
+    assert 'top-7 soft-argmax of Gaussian seeds (sigma 4 px)' in report['protocol']
+    assert report['propagation'] == KEYPOINT_SETTINGS
     saved = json.loads((tmp_path / 'keypoints' / 'a' / 'clip.json').read_text())
     assert saved['video'] == 'a/clip' and saved['frames'] == ['00001', '00002', '00003']
     np.testing.assert_allclose(saved['keypoints'], outs[1]['pred_keypoints'], atol=0.005)
+
+
+def test_jhmdb_metric_refuses_mixed_decodings(tmp_path):
+    metric = METRICS.build(dict(type='JHMDBMetric', out_dir=str(tmp_path)))
+    metas, outs = jhmdb_videos()
+    outs[1] = dict(outs[1], propagation=dict(KEYPOINT_SETTINGS, keypoint_topk=3))
+    for meta, out in zip(metas, outs):
+        metric.process(batch_of(meta), [out])
+    with pytest.raises(DataError, match='decoded in different ways'):
+        metric.evaluate(2)
 
 
 def test_jhmdb_metric_shape_mismatch_is_an_error():

@@ -145,7 +145,7 @@ def test_keypoints_follow_motion():
 def test_bad_samples_are_reported():
     model = propagator(dict(type='CorrFlowPropagation'))
     video = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
-    with pytest.raises(ValueError, match='first mask is'):
+    with pytest.raises(ValueError, match='the mask of frame 0 is'):
         model.predict([video], [dict(video='v', first_mask=torch.zeros(16, 16))])
     with pytest.raises(ValueError, match='first_mask'):
         model.predict([video], [dict(video='v')])
@@ -165,6 +165,11 @@ def test_recursive_flow_predict_shares_the_encoder():
     assert out[0]['pred_masks'].shape == (3, 40, 48)
     tracker = model.as_propagator()
     assert tracker.backbone is model.backbone and tracker.neck is model.neck
+    # one propagator per run: every validation batch reuses it, and it is no submodule
+    keys = set(model.state_dict())
+    model.val_step(dict(inputs=[video], data_samples=[dict(video='v', first_mask=mask)]))
+    assert model.as_propagator() is tracker
+    assert set(model.state_dict()) == keys and not any('propagator' in k for k in keys)
 
 
 @pytest.mark.parametrize('stride,input_size', [(4, (320, 320)), (8, (320, 320)), (4, None)])
@@ -172,7 +177,7 @@ def test_gt_heatmaps_read_out_give_pck_one(shared_data, stride, input_size):
     """Seeding with GT heatmaps and reading them straight back gives every joint back."""
     from corrflow.datasets.transforms.video_transforms import read_jhmdb_joints
     from corrflow.evaluation.functional.keypoints import pck
-    from corrflow.models.layers.propagation import gaussian_heatmaps_torch
+    from corrflow.models.layers.propagation import gaussian_heatmaps
 
     mat = next((shared_data / 'jhmdb-sample' / 'joint_positions').rglob('joint_positions.mat'))
     gt = read_jhmdb_joints(mat)  # (40, 15, 2), 0-based
@@ -181,7 +186,7 @@ def test_gt_heatmaps_read_out_give_pck_one(shared_data, stride, input_size):
         propagation=dict(type='TopKMemoryPropagation'), input_size=input_size))
     preds = []
     for points in gt:
-        heat = gaussian_heatmaps_torch(torch.from_numpy(points), (240, 320), sigma=4.0)
+        heat = gaussian_heatmaps(torch.from_numpy(points), (240, 320), sigma=4.0)
         seed = model.seed_maps(heat, (240, 320))
         preds.append(model.decode_keypoints(seed, model.processing_size((240, 320)),
                                             (240, 320)).numpy())
@@ -202,10 +207,10 @@ def test_protocol_a_temperature_divides_the_affinities():
     seed = F.one_hot(torch.from_numpy(masks[0][::4, ::4]).long(), 3).permute(2, 0, 1)[None].float()
     cold = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3, temperature=0.25))
     plain = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3))
-    first = next(iter(cold(features, 3, seed)))[1]
+    first = next(iter(cold(features, 3, {0: seed})))[1]
     scaled = {t: f * 4 if t == 1 else f for t, f in
               ((t, features(t)) for t in range(3))}
-    want = next(iter(plain(lambda t: scaled[t], 3, seed)))[1]
+    want = next(iter(plain(lambda t: scaled[t], 3, {0: seed})))[1]
     torch.testing.assert_close(first, want)
     assert cold.describe()['temperature'] == 0.25 and plain.describe()['temperature'] == 1.0
     with pytest.raises(ValueError, match='temperature'):
@@ -224,3 +229,112 @@ def test_pixel_encoder_normalise_gives_unit_length_cells_and_is_recorded():
     info = prop.describe()
     assert info['feature_norm'] == 'L2' and info['temperature'] == 0.07
     assert info['encoder'] == 'PixelColourEncoder'
+
+
+# ----------------------------------------------------------------------------- late objects
+PROTOCOLS = [dict(type='CorrFlowPropagation', radius=3),
+             dict(type='TopKMemoryPropagation', radius=3, num_context=2, topk=5)]
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS, ids=['A', 'B'])
+def test_an_object_is_predicted_only_from_its_first_frame(protocol):
+    video, masks = shifted_video(96, 128, 4, 6)
+    model = propagator(protocol)
+    ids = np.where(masks == 1, 3, np.where(masks == 2, 7, 0)).astype(np.uint8)  # ids 3 and 7
+    late = np.where(ids[3] == 7, 7, 0).astype(np.uint8)  # object 7 starts at frame 3
+    start_masks = {0: np.where(ids[0] == 3, 3, 0).astype(np.uint8), 3: late}
+    out = model.predict([video], [dict(video='v', start_masks=start_masks)])[0]
+    pred = out['pred_masks']
+    assert pred.shape == (6, 96, 128) and set(np.unique(pred)) <= {0, 3, 7}
+    assert not (pred[:3] == 7).any()  # nothing of object 7 before its first frame
+    np.testing.assert_array_equal(pred[3][late == 7], 7)  # pasted at its first frame
+    assert (pred[4:] == 7).any() and (pred[4:] == 3).any()  # both tracked on
+    for t in range(4, 6):
+        # object 7 is visible, unlabelled, in frames 0-2, which protocol B keeps as context
+        assert iou(pred[t] == 7, ids[t] == 7) > 0.6 and iou(pred[t] == 3, ids[t] == 3) > 0.8
+    assert 'late_objects' in out['propagation']
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS, ids=['A', 'B'])
+def test_an_object_entering_after_a_cut_scores_like_a_run_started_there(protocol):
+    """Frames 0-2 show another scene (object 2); object 5 enters at frame 3."""
+    before, masks_before = shifted_video(96, 128, 4, 3, seed=1)
+    after, masks_after = shifted_video(96, 128, 4, 5)
+    video = torch.cat([before, after])
+    k = 3
+    late = (masks_after[0] == 1).astype(np.uint8) * 5
+    start_masks = {0: (masks_before[0] == 2).astype(np.uint8) * 2, k: late}
+    model = propagator(protocol)
+    whole = model.predict([video], [dict(video='v', start_masks=start_masks)])[0]['pred_masks']
+    from_k = model.predict([after], [dict(video='v', first_mask=late)])[0]['pred_masks']
+    for t in range(1, 5):
+        got = iou(whole[k + t] == 5, masks_after[t] == 1)
+        want = iou(from_k[t] == 5, masks_after[t] == 1)
+        assert want > 0.8 and abs(got - want) < 0.03, (t, got, want)
+
+
+def test_protocol_a_late_object_alone_equals_a_run_started_there():
+    """A: the copy of frame k is exactly the pasted mask, so frames after k match a run from k."""
+    video, masks = shifted_video(48, 64, 2, 7)
+    model = propagator(PROTOCOLS[0])
+    k = 2
+    late = (masks[k] == 1).astype(np.uint8) * 5
+    start_masks = {0: np.zeros_like(late), k: late}
+    whole = model.predict([video], [dict(video='v', start_masks=start_masks)])[0]['pred_masks']
+    from_k = model.predict([video[k:]], [dict(video='v', first_mask=late)])[0]['pred_masks']
+    np.testing.assert_array_equal(whole[k:], from_k)
+    assert not whole[:k].any()
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS, ids=['A', 'B'])
+def test_frames_before_the_first_mask_are_background(protocol):
+    video, masks = shifted_video(48, 64, 2, 5)
+    model = propagator(protocol)
+    first = masks[2].copy()
+    out = model.predict([video], [dict(video='v', start_masks={2: first})])[0]['pred_masks']
+    assert not out[:2].any()
+    np.testing.assert_array_equal(out[2], first)
+    want = model.predict([video[2:]], [dict(video='v', first_mask=first)])[0]['pred_masks']
+    np.testing.assert_array_equal(out[2:], want)  # nothing earlier enters the context
+
+
+def test_protocol_b_keeps_every_start_frame_in_the_context():
+    seen = []
+
+    def features(t):
+        return torch.full((1, 4, 6, 6), float(t + 1))
+
+    class Recording(TASK_UTILS.get('TopKMemoryPropagation')):
+        pass
+
+    protocol = Recording(radius=1, num_context=1, topk=2)
+    import corrflow.models.trackers.protocols as protocols
+    original = protocols.topk_restricted_attention
+
+    def spy(query, keys, values, *args, **kwargs):
+        seen.append([float(k[0, 0, 0, 0]) - 1 for k in keys])
+        return original(query, keys, values, *args, **kwargs)
+
+    seeds = {0: torch.rand(1, 3, 6, 6), 2: torch.zeros(1, 3, 6, 6)}
+    seeds[2][:, 2, :3] = 1.0
+    protocols.topk_restricted_attention = spy
+    try:
+        steps = list(protocol(features, 5, seeds))
+    finally:
+        protocols.topk_restricted_attention = original
+    assert [t for t, _ in steps] == [1, 2, 3, 4]
+    # frame 2 (an object's first frame) stays, beside frame 0 and one preceding frame
+    assert seen == [[0], [0, 1], [0, 2, 1], [0, 2, 3]]
+
+
+def test_start_masks_are_checked():
+    model = propagator(PROTOCOLS[0])
+    video = torch.zeros(3, 3, 32, 32, dtype=torch.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:8, :8] = 4
+    with pytest.raises(ValueError, match='object id 4 is in the start masks of frames 0 and 2'):
+        model.predict([video], [dict(video='v', start_masks={0: mask, 2: mask})])
+    with pytest.raises(ValueError, match='not both'):
+        model.predict([video], [dict(video='v', start_masks={0: mask}, first_mask=mask)])
+    with pytest.raises(ValueError, match='the mask of frame 1 is'):
+        model.predict([video], [dict(video='v', start_masks={1: mask[:16]})])

@@ -128,7 +128,7 @@ def test_attention_follows_the_square(moving_square, tmp_path, capsys):
     assert '3 attention maps (R=3, stride 4, T=0.07)' in capsys.readouterr().out
     track = json.loads((out / 'track.json').read_text())
     assert [step['pixel'] for step in track['track']] == [[12, 16], [16, 16], [20, 16], [24, 16]]
-    assert track['settings']['normalised_features'] is True
+    assert track['settings']['protocol']['feature_norm'] == 'L2'
     assert all(step['peak_weight'] > 0.9 for step in track['track'][1:])
     assert sorted(p.name for p in out.glob('*.png')) == \
         ['attention_00.png', 'attention_01.png', 'attention_02.png', 'attention_03.png',

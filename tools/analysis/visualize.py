@@ -364,8 +364,7 @@ def cmd_attention(args: argparse.Namespace) -> None:
     if radius < 0:
         raise VisualizeError(f'--radius must be >= 0, got {radius}')
     feats, proc = embed_frames(model, frames, args.device)
-    if getattr(protocol, 'normalise_features', False):
-        feats = F.normalize(feats, dim=1)
+    feats = protocol.prepare_features(feats)
     temperature = float(getattr(protocol, 'temperature', 1.0))
     maps = chained_attention_maps(feats, (x, y), model.stride, radius, (H, W), proc, temperature)
 
@@ -392,7 +391,7 @@ def cmd_attention(args: argparse.Namespace) -> None:
         write_images_named(out / f'attention_{i:02d}.png', panel)
     write_images_named(out / 'attention_strip.png', hstack_images(panels))
     settings = dict(radius=radius, stride=model.stride, temperature=temperature,
-                    normalised_features=bool(getattr(protocol, 'normalise_features', False)),
+                    protocol=protocol.describe(),
                     processed_size=list(proc), checkpoint=args.checkpoint, config=args.config)
     with open(out / 'track.json', 'w') as f:
         json.dump(dict(source=str(args.source), settings=settings, track=track), f, indent=1)

@@ -13,7 +13,7 @@ from scipy.io import loadmat
 from corrflow.datasets.video_io import DataError, read_image
 from corrflow.registry import TRANSFORMS
 
-__all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadJHMDBKeypoints', 'PackVideoInputs',
+__all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadStartMasks', 'LoadJHMDBKeypoints', 'PackVideoInputs',
            'read_indexed_png', 'read_jhmdb_joints', 'JHMDB_JOINTS']
 
 
@@ -83,8 +83,7 @@ class LoadVideoFrames(BaseTransform):
 class LoadFirstFrameMask(BaseTransform):
     """Read the first frame's label ids from ``first_mask_path`` into ``results['first_mask']``.
 
-    The mask must have the frames' size. ``num_labels`` is set to the largest
-    id + 1 (ids of 255 are "unlabelled" and not counted).
+    The mask must have the frames' size; 255 marks unlabelled pixels.
     """
 
     def transform(self, results: dict) -> dict:
@@ -94,8 +93,30 @@ class LoadFirstFrameMask(BaseTransform):
             raise DataError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]}, the frames are '
                             f'{results["ori_shape"][1]}x{results["ori_shape"][0]}')
         results['first_mask'] = mask
-        labels = mask[mask != 255]
-        results['num_labels'] = int(labels.max()) + 1 if labels.size else 1
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadStartMasks(BaseTransform):
+    """Read each object's mask at its first frame into ``results['start_masks']``.
+
+    ``start_mask_paths`` maps a frame index to its annotation PNG and
+    ``start_ids`` to the ids of the objects that start there; the mask of
+    frame t keeps those ids and is 0 elsewhere (so a PNG that also shows
+    earlier objects, as in a fully annotated split, seeds only the new ones).
+    """
+
+    def transform(self, results: dict) -> dict:
+        size = tuple(results['ori_shape']) if 'ori_shape' in results else None
+        masks = {}
+        for t, path in results['start_mask_paths'].items():
+            mask = read_indexed_png(path)
+            if size is not None and mask.shape != size:
+                raise DataError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]}, the frames '
+                                f'are {size[1]}x{size[0]}')
+            ids = np.asarray(results['start_ids'][t], dtype=np.uint8)
+            masks[int(t)] = np.where(np.isin(mask, ids), mask, 0).astype(np.uint8)
+        results['start_masks'] = masks
         return results
 
 
@@ -108,8 +129,9 @@ class PackVideoInputs(BaseTransform):
     """
 
     def __init__(self, meta_keys: Sequence[str] = (
-            'video', 'frame_names', 'ori_shape', 'first_mask', 'num_labels', 'first_keypoints',
-            'gt_keypoints', 'ann_paths', 'frame_paths', 'sample_idx')) -> None:
+            'video', 'frame_names', 'ori_shape', 'first_mask', 'start_masks', 'first_keypoints',
+            'gt_keypoints', 'ann_paths', 'frame_paths', 'sample_idx', 'output_names', 'objects',
+            'frames_propagated', 'fps', 'scored')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

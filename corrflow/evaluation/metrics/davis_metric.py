@@ -42,6 +42,11 @@ class DAVISMetric(BaseMetric):
     ``propagation.json`` (the settings that produced the numbers) to
     ``out_dir``.
 
+    Samples that are not ``scored`` (a dataset in predict-only mode: DAVIS
+    test-dev, own videos with a first-frame mask only) have their masks
+    written and nothing else; ``propagation.json`` then says that no score was
+    computed and the metrics are empty.
+
     Args:
         out_dir (str | None): where masks and CSVs go (None: nothing is written).
         save_masks (bool): write the predicted PNGs.
@@ -66,6 +71,10 @@ class DAVISMetric(BaseMetric):
             if self.out_dir and self.save_masks:
                 for name, mask in zip(names, pred):
                     write_indexed_png(osp.join(self.out_dir, video, f'{name}.png'), mask)
+            if not meta.get('scored', True):
+                self.results.append(dict(video=video, J=None, F=None, frames=len(pred),
+                                         propagation=out.get('propagation')))
+                continue
             gt = read_gt_volume(meta['ann_paths'])
             if gt is None:
                 raise DataError(f'DAVIS video {video} lacks GT annotations for some frames, so '
@@ -80,6 +89,9 @@ class DAVISMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict:
         results = sorted(results, key=lambda r: r['video'])
         seqs = [r['video'] for r in results]
+        unscored = [r for r in results if r['J'] is None]
+        if unscored:
+            return self._predictions_only(results, unscored)
         global_row, rows = summarise_davis(seqs, {r['video']: (r['J'], r['F']) for r in results})
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
@@ -95,3 +107,26 @@ class DAVISMetric(BaseMetric):
                 f'DAVIS: {len(seqs)} sequences, {len(rows)} objects; masks and CSVs in '
                 f'{self.out_dir}')
         return {k: float(v) for k, v in global_row.items()}
+
+    def _predictions_only(self, results: list, unscored: list) -> dict:
+        """Predict-only mode: record what was written; no score."""
+        if len(unscored) != len(results):
+            raise DataError('DAVIS: some sequences were scored and others not; run with or '
+                            'without predict-only for all of them')
+        logger = MMLogger.get_current_instance()
+        where = self.out_dir if self.out_dir and self.save_masks else None
+        if self.out_dir:
+            os.makedirs(self.out_dir, exist_ok=True)
+            for name in (GLOBAL_CSV, PER_SEQUENCE_CSV):  # no stale numbers beside new masks
+                if osp.exists(osp.join(self.out_dir, name)):
+                    os.remove(osp.join(self.out_dir, name))
+            settings = next((r['propagation'] for r in results if r['propagation']), None)
+            with open(osp.join(self.out_dir, 'propagation.json'), 'w') as f:
+                json.dump(dict(propagation=settings, sequences=[r['video'] for r in results],
+                               masks_written=sum(r['frames'] for r in results) if where else 0,
+                               results=None,
+                               note='predict-only: no score computed (no ground truth)'),
+                          f, indent=2)
+        logger.info(f'DAVIS predict-only: {len(results)} sequences propagated'
+                    + (f', masks in {where}' if where else '') + '; no score computed')
+        return {}

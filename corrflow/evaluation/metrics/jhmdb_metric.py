@@ -11,7 +11,9 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from corrflow.evaluation.functional.keypoints import accumulate_pck, pck_hits
+from corrflow.datasets.video_io import DataError
+from corrflow.evaluation.functional.keypoints import (accumulate_pck, keypoint_decoding,
+                                                     pck_hits)
 from corrflow.registry import METRICS
 
 __all__ = ['JHMDBMetric']
@@ -30,7 +32,6 @@ class JHMDBMetric(BaseMetric):
         alphas (Sequence[float]): thresholds.
         out_dir (str | None): where ``pck.json`` and per-video keypoints go.
         save_overlays (bool): also draw predicted (and GT) joints on the frames.
-        topk (int): soft-argmax cells used by the propagator (for the protocol text).
         collect_device (str): device for gathering results across ranks.
         prefix (str | None): metric-name prefix (default ``jhmdb``).
     """
@@ -38,13 +39,12 @@ class JHMDBMetric(BaseMetric):
     default_prefix = 'jhmdb'
 
     def __init__(self, alphas: Sequence[float] = (0.1, 0.2), out_dir: str | None = None,
-                 save_overlays: bool = False, topk: int = 5, collect_device: str = 'cpu',
+                 save_overlays: bool = False, collect_device: str = 'cpu',
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.alphas = tuple(alphas)
         self.out_dir = out_dir
         self.save_overlays = save_overlays
-        self.topk = topk
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for out, meta in zip(data_samples, data_batch['data_samples']):
@@ -80,8 +80,12 @@ class JHMDBMetric(BaseMetric):
 
     def compute_metrics(self, results: list) -> dict:
         results = sorted(results, key=lambda r: r['video'])
+        decodings = {keypoint_decoding(r['propagation']) for r in results}
+        if len(decodings) > 1:
+            raise DataError(f'JHMDB: the videos were decoded in different ways '
+                            f'({sorted(map(str, decodings))}); score one setting at a time')
         summary = accumulate_pck([r['hits'] for r in results], self.alphas, skip_first=True,
-                                 topk=self.topk)
+                                 decoding=decodings.pop())
         metrics = {f'PCK@{a:g}': float(summary[f'PCK@{a:g}']) for a in self.alphas}
         logger = MMLogger.get_current_instance()
         logger.info(f'JHMDB protocol: {summary["protocol"]}')

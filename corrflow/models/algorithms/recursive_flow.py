@@ -284,11 +284,22 @@ class RecursiveFlow(BaseModel):
         return torch.where(use_truth, truth, pred)
 
     # ------------------------------------------------------------------ propagation
-    def as_propagator(self):
-        """A :class:`LabelPropagator` sharing this model's backbone and neck."""
-        return LabelPropagator(backbone=self.backbone, neck=self.neck,
-                               data_preprocessor=dict(type='VideoDataPreprocessor'),
-                               **self.propagation)
+    def as_propagator(self) -> LabelPropagator:
+        """The :class:`LabelPropagator` sharing this model's backbone and neck.
+
+        Built on first use and kept for the rest of the run (every validation
+        batch reuses it). It is held outside the module tree, so it adds no
+        entries to the state dict and follows the shared modules' weights and
+        device.
+        """
+        propagator = self.__dict__.get('_propagator')
+        if propagator is None:
+            propagator = LabelPropagator(backbone=self.backbone, neck=self.neck,
+                                         data_preprocessor=dict(type='VideoDataPreprocessor'),
+                                         **self.propagation)
+            self.__dict__['_propagator'] = propagator  # not a submodule: no second copy
+        propagator.train(self.training)
+        return propagator
 
     def predict(self, inputs, data_samples) -> list[dict]:
         """Propagate first-frame labels through whole videos (see ``LabelPropagator``)."""

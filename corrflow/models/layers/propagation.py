@@ -19,7 +19,7 @@ from torch import Tensor
 
 __all__ = ['labels_to_onehot', 'strided_seed', 'area_seed', 'centred_cell_average',
            'resample_to_image', 'minmax_normalise', 'grid_to_image_coords',
-           'gaussian_heatmaps_torch', 'padded_size']
+           'gaussian_heatmaps', 'soft_argmax_topk', 'padded_size']
 
 
 def labels_to_onehot(labels: Tensor, num_labels: int) -> Tensor:
@@ -134,7 +134,7 @@ def minmax_normalise(x: Tensor, eps: float = 1e-12) -> Tensor:
     return torch.where(span > eps, (x - lo) / span.clamp_min(eps), x)
 
 
-def gaussian_heatmaps_torch(points: Tensor, size: tuple[int, int], sigma: float) -> Tensor:
+def gaussian_heatmaps(points: Tensor, size: tuple[int, int], sigma: float) -> Tensor:
     """Gaussian bumps (peak 1) at (J, 2) pixel (x, y) positions -> (1, J, H, W).
 
     Points that are NaN give an all-zero map.
@@ -146,6 +146,29 @@ def gaussian_heatmaps_torch(points: Tensor, size: tuple[int, int], sigma: float)
     py = points[:, 1].float().view(-1, 1, 1)
     maps = torch.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2 * sigma ** 2))  # (J, H, W)
     return torch.nan_to_num(maps, nan=0.0).unsqueeze(0)
+
+
+def soft_argmax_topk(maps: Tensor, topk: int) -> Tensor:
+    """Soft-argmax over the ``topk`` largest cells of each map: the keypoint read-out.
+
+    The weights are the k values (clamped at 0) normalised to sum 1, or equal
+    weights where they sum to 0.
+
+    Args:
+        maps (Tensor): (J, h, w) heatmaps.
+        topk (int): cells used per map (clipped to h * w).
+
+    Returns:
+        Tensor: (J, 2) (x, y) grid coordinates.
+    """
+    J, h, w = maps.shape
+    vals, idx = maps.reshape(J, -1).topk(min(topk, h * w), dim=1)  # (J, k)
+    weights = vals.clamp_min(0)
+    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+    weights = weights / weights.sum(1, keepdim=True)
+    xs = (idx % w).to(maps.dtype)
+    ys = torch.div(idx, w, rounding_mode='floor').to(maps.dtype)
+    return torch.stack([(weights * xs).sum(1), (weights * ys).sum(1)], dim=1)
 
 
 def padded_size(size: tuple[int, int], divisor: int) -> tuple[int, int]:

@@ -13,37 +13,16 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from corrflow.models.layers.propagation import (area_seed, gaussian_heatmaps_torch,
-                                                grid_to_image_coords, labels_to_onehot,
-                                                minmax_normalise, padded_size,
-                                                resample_to_image, strided_seed)
-from corrflow.models.trackers.protocols import l2_normalise
+from corrflow.models.layers.propagation import (gaussian_heatmaps, grid_to_image_coords,
+                                                labels_to_onehot, padded_size,
+                                                resample_to_image, soft_argmax_topk)
+from corrflow.models.trackers.protocols import PropagationProtocol
 from corrflow.registry import MODELS, TASK_UTILS
 from corrflow.utils.launch import ConfigError
 from corrflow.utils.precision import (Precision, autocast_off, full_precision,
                                       resolve_precision)
 
-__all__ = ['LabelPropagator', 'soft_argmax_topk_torch']
-
-
-def soft_argmax_topk_torch(maps: Tensor, topk: int) -> Tensor:
-    """Soft-argmax over the ``topk`` largest cells of each map.
-
-    Args:
-        maps (Tensor): (J, h, w) non-negative heatmaps.
-        topk (int): cells used per map.
-
-    Returns:
-        Tensor: (J, 2) (x, y) grid coordinates.
-    """
-    J, h, w = maps.shape
-    vals, idx = maps.reshape(J, -1).topk(min(topk, h * w), dim=1)  # (J, k)
-    weights = vals.clamp_min(0)
-    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
-    weights = weights / weights.sum(1, keepdim=True)
-    xs = (idx % w).to(maps.dtype)
-    ys = torch.div(idx, w, rounding_mode='floor').to(maps.dtype)
-    return torch.stack([(weights * xs).sum(1), (weights * ys).sum(1)], dim=1)
+__all__ = ['LabelPropagator']
 
 
 @MODELS.register_module()
@@ -57,11 +36,22 @@ class LabelPropagator(BaseModel):
     read out at every pixel of the original frame with the exact
     feature-to-pixel alignment, so they have the original size and no shift.
 
-    Each data sample describes one video and holds ``first_mask`` ((H, W)
-    integer labels, 255 = unlabelled) or ``first_keypoints`` ((J, 2) pixel
-    x, y). :meth:`predict` returns per video ``pred_masks`` ((T, H, W) uint8,
-    frame 0 = the given mask) or ``pred_keypoints`` ((T, J, 2), frame 0 = the
-    given points), plus ``video``.
+    Each data sample describes one video and holds one of:
+
+    - ``first_mask``: (H, W) integer ids of frame 0 (0 = background, 255 =
+      unlabelled);
+    - ``start_masks``: ``{t: (H, W) ids}``, the masks of objects whose first
+      annotated frame is t (YouTube-VOS). Each object is tracked from its
+      first frame on: nothing is predicted for it before, its mask is pasted
+      in there (over the predictions of earlier objects) and joins the
+      context from which later frames copy. Frames before the first mask are
+      all background. Ids need not be contiguous and are kept as they are;
+    - ``first_keypoints``: (J, 2) pixel x, y of frame 0.
+
+    :meth:`predict` returns per video ``pred_masks`` ((T, H, W) uint8 of the
+    given ids; a frame with a start mask shows it pasted in) or
+    ``pred_keypoints`` ((T, J, 2), frame 0 = the given points), plus
+    ``video`` and ``propagation`` (:meth:`describe`).
 
     Args:
         backbone (dict | nn.Module): frame encoder; must expose ``stride``.
@@ -101,6 +91,10 @@ class LabelPropagator(BaseModel):
         self.backbone = backbone if isinstance(backbone, nn.Module) else MODELS.build(backbone)
         self.neck = neck if neck is None or isinstance(neck, nn.Module) else MODELS.build(neck)
         self.protocol = TASK_UTILS.build(propagation or dict(type='CorrFlowPropagation'))
+        if not isinstance(self.protocol, PropagationProtocol):
+            raise ConfigError(f'propagation: {type(self.protocol).__name__} is not a '
+                              'PropagationProtocol (e.g. CorrFlowPropagation or '
+                              'TopKMemoryPropagation)')
         if not hasattr(self.backbone, 'stride'):
             raise ConfigError(f'{type(self.backbone).__name__} must expose its output stride as '
                              '`stride`')
@@ -114,6 +108,9 @@ class LabelPropagator(BaseModel):
                              persistent=False)
         self.register_buffer('std', None if std is None else torch.tensor(std).view(1, 3, 1, 1),
                              persistent=False)
+        if keypoint_sigma <= 0 or keypoint_topk < 1:
+            raise ConfigError(f'need keypoint_sigma > 0 and keypoint_topk >= 1, got '
+                              f'{keypoint_sigma} and {keypoint_topk}')
         self.keypoint_sigma = keypoint_sigma
         self.keypoint_topk = keypoint_topk
         self.amp = amp
@@ -225,51 +222,104 @@ class LabelPropagator(BaseModel):
             if feat.shape[-2:] != grid:
                 raise ValueError(f'{type(self.backbone).__name__} gave a {tuple(feat.shape[-2:])}'
                                  f' grid for a {padded} frame; expected {grid} at stride {s}')
-            return l2_normalise(feat) if protocol.normalise_features else feat
+            return protocol.prepare_features(feat)
 
         out = dict(video=sample.get('video', ''))
-        if 'first_mask' in sample:
-            mask = torch.as_tensor(sample['first_mask']).to(self.device).long()
-            if tuple(mask.shape) != (H, W):
-                raise ValueError(f'video {out["video"]}: first mask is {tuple(mask.shape)}, '
-                                 f'frames are {(H, W)}')
-            valid = mask[mask != 255]
-            num_labels = int(sample.get('num_labels') or (int(valid.max()) + 1 if valid.numel()
-                                                          else 1))
-            num_labels = max(num_labels, 2)
-            onehot = labels_to_onehot(mask, num_labels)  # (1, L, H, W)
-            seed = self._seed(onehot, proc, padded, grid)
-            preds = np.empty((T, H, W), dtype=np.uint8)
-            preds[0] = np.where(mask.cpu().numpy() == 255, 0, mask.cpu().numpy())
-            for t, prob in self._run_protocol(features, T, seed, precision):
-                if protocol.minmax_output:
-                    prob = minmax_normalise(prob)
-                full = resample_to_image(prob, s, proc, (H, W))  # (1, L, H, W)
-                preds[t] = full.argmax(1)[0].to(torch.uint8).cpu().numpy()
-                if progress is not None:
-                    progress(t, T)
-            out['pred_masks'] = preds
+        if 'first_mask' in sample or 'start_masks' in sample:
+            out['pred_masks'] = self._propagate_masks(features, sample, T, (H, W), proc,
+                                                      padded, grid, precision, progress)
         elif 'first_keypoints' in sample:
             points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
-            heat = gaussian_heatmaps_torch(points.to(self.device), (H, W), self.keypoint_sigma)
+            heat = gaussian_heatmaps(points.to(self.device), (H, W), self.keypoint_sigma)
             seed = self._seed(heat, proc, padded, grid)
             preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
             preds[0] = points.numpy()
-            for t, prob in self._run_protocol(features, T, seed, precision):
+            for t, prob in self._run_protocol(features, T, {0: seed}, precision):
                 preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
                 if progress is not None:
                     progress(t, T)
             out['pred_keypoints'] = preds
         else:
-            raise ValueError(f'video {out["video"]}: the data sample needs "first_mask" or '
-                             '"first_keypoints"')
+            raise ValueError(f'video {out["video"]}: the data sample needs "first_mask", '
+                             '"start_masks" or "first_keypoints"')
         out['propagation'] = self.describe()
         return out
 
-    def _run_protocol(self, features, num_frames: int, seed: Tensor, precision: Precision):
+    def _start_masks(self, sample: dict, size: tuple[int, int]) -> dict[int, Tensor]:
+        """``{t: (H, W) long ids}`` of the objects first labelled at frame t."""
+        video = sample.get('video', '?')
+        if 'first_mask' in sample and 'start_masks' in sample:
+            raise ValueError(f'video {video}: give "first_mask" or "start_masks", not both')
+        given = ({0: sample['first_mask']} if 'first_mask' in sample
+                 else dict(sample['start_masks']))
+        if not given:
+            raise ValueError(f'video {video}: "start_masks" is empty')
+        masks, seen = {}, {}
+        for t in sorted(given):
+            mask = torch.as_tensor(given[t]).to(self.device).long()
+            if tuple(mask.shape) != size:
+                raise ValueError(f'video {video}: the mask of frame {t} is '
+                                 f'{tuple(mask.shape)}, frames are {size}')
+            for i in mask.unique().tolist():
+                if i in (0, 255):
+                    continue
+                if i in seen:
+                    raise ValueError(f'video {video}: object id {i} is in the start masks of '
+                                     f'frames {seen[i]} and {t}; give each object\'s mask at its '
+                                     'first frame only')
+                seen[i] = t
+            masks[int(t)] = mask
+        return masks
+
+    def _propagate_masks(self, features, sample: dict, T: int, size: tuple[int, int],
+                         proc: tuple[int, int], padded: tuple[int, int], grid: tuple[int, int],
+                         precision: Precision, progress) -> np.ndarray:
+        """(T, H, W) uint8 masks of the original ids; see :meth:`propagate_video`.
+
+        Label channel c holds id ``ids[c]`` (0, the background, is channel 0),
+        so ids need not be contiguous. An object's channel is masked out of the
+        read-out before its first frame; at its first frame its mask is pasted
+        over the prediction, in the output and in what later frames copy from.
+        """
+        starts = self._start_masks(sample, size)
+        first = min(starts)
+        ids = sorted({0} | {i for m in starts.values() for i in m.unique().tolist() if i != 255})
+        lookup = torch.tensor(ids, dtype=torch.uint8, device=self.device)  # channel -> id
+        channel = torch.full((256,), -1, dtype=torch.long, device=self.device)
+        channel[lookup.long()] = torch.arange(len(ids), device=self.device)
+        active = torch.zeros(len(ids), dtype=torch.bool, device=self.device)
+        active[0] = True
+        seeds, pastes = {}, {}
+        for t, mask in starts.items():
+            chan = torch.where(mask == 255, -1, channel[mask.clamp(0, 255)])
+            onehot = labels_to_onehot(chan, len(ids))  # (1, L, H, W); -1 gives zeros
+            if t != first:
+                onehot[:, 0] = 0  # a later seed only carries its new objects
+                pastes[t] = mask
+            seeds[t] = self._seed(onehot, proc, padded, grid)
+        preds = np.zeros((T, *size), dtype=np.uint8)
+        first_mask = starts[first]
+        preds[first] = torch.where(first_mask == 255, 0, first_mask).to(torch.uint8).cpu().numpy()
+        active[channel[first_mask[(first_mask != 0) & (first_mask != 255)]].unique()] = True
+        for t, prob in self._run_protocol(features, T, seeds, precision):
+            scores = resample_to_image(self.protocol.mask_scores(prob), self.stride, proc, size)
+            scores[:, ~active] = float('-inf')  # objects that have not started yet
+            pred = lookup[scores.argmax(1)[0]]
+            if t in pastes:
+                new = pastes[t]
+                objects = (new != 0) & (new != 255)
+                pred = torch.where(objects, new.to(torch.uint8), pred)
+                active[channel[new[objects]].unique()] = True
+            preds[t] = pred.cpu().numpy()
+            if progress is not None:
+                progress(t, T)
+        return preds
+
+    def _run_protocol(self, features, num_frames: int, seeds: dict[int, Tensor],
+                      precision: Precision):
         """Yield ``(t, fp32 label maps)``; the protocol's affinity products run under
         ``precision``'s autocast, the consumer's read-out outside of it."""
-        steps = self.protocol(features, num_frames, seed)
+        steps = self.protocol(features, num_frames, seeds)
         while True:
             with precision.autocast():
                 step = next(steps, None)
@@ -283,7 +333,7 @@ class LabelPropagator(BaseModel):
 
         Soft-argmax over the ``keypoint_topk`` highest cells of each map.
         """
-        xy = soft_argmax_topk_torch(maps[0], self.keypoint_topk)  # (J, 2) grid coordinates
+        xy = soft_argmax_topk(maps[0], self.keypoint_topk)  # (J, 2) grid coordinates
         return grid_to_image_coords(xy, self.stride, proc, size)
 
     def seed_maps(self, maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -300,18 +350,27 @@ class LabelPropagator(BaseModel):
                                  antialias=proc[0] < maps.shape[-2])
         if padded != proc:
             maps = F.pad(maps, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
-        if self.protocol.seed == 'area':
-            return area_seed(maps, self.stride, grid)
-        return strided_seed(maps, self.stride, grid)
+        return self.protocol.seed(maps, self.stride, grid)
 
     def describe(self) -> dict:
-        """The propagation settings, to be reported beside every number."""
+        """Every propagation setting, to be reported beside every number.
+
+        The protocol's settings (context, labels, radius, temperature, top-k,
+        feature normalisation, seed, read-out), then the encoder and its
+        stride, the input normalisation, the processing size, the keypoint
+        seed σ and read-out top-k, and the precision.
+        """
         info = dict(self.protocol.describe())
         if getattr(self.backbone, 'normalise', False):  # unit-length features from the encoder
             info['feature_norm'] = 'L2'
         encoder = type(self.backbone).__name__
         if self.neck is not None:
             encoder += f' + {type(self.neck).__name__}'
-        info.update(encoder=encoder, stride=self.stride, input_size=self.input_size,
-                    size_divisor=self.size_divisor, precision=self.precision.describe())
+        info.update(
+            encoder=encoder, stride=self.stride,
+            input_norm=(None if self.mean is None else
+                        dict(mean=self.mean.flatten().tolist(), std=self.std.flatten().tolist())),
+            input_size=self.input_size, size_divisor=self.size_divisor,
+            keypoint_sigma=self.keypoint_sigma, keypoint_topk=self.keypoint_topk,
+            precision=self.precision.describe())
         return info
