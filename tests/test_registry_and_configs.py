@@ -61,7 +61,7 @@ def test_config_builds_its_model(path):
     else:
         assert num_params > 5e6  # the CorrFlow encoder
     if 'configs/test' in str(path):
-        assert cfg.task in ('davis', 'jhmdb', 'vip')
+        assert cfg.task in ('davis', 'ytvos', 'jhmdb', 'vip')
         assert type(model).__name__ == 'LabelPropagator'
     else:
         assert type(model).__name__ == 'RecursiveFlow'
