@@ -11,7 +11,24 @@ from mmengine.logging import MMLogger
 from corrflow.datasets.video_io import DataError
 from corrflow.utils.launch import ConfigError
 
-__all__ = ['BaseClipDataset', 'clip_starts']
+__all__ = ['BaseClipDataset', 'clip_starts', 'pattern_starts']
+
+
+def pattern_starts(num_frames: int, span: int, spacing: int) -> list[int]:
+    """First frames of the clips of a video: every ``spacing`` frames while a clip fits.
+
+    Args:
+        num_frames (int): frames of the video.
+        span (int): frames a clip covers, from its first to its last frame.
+        spacing (int): distance between the first frames of consecutive clips.
+
+    Returns:
+        list[int]: ``0, spacing, 2 * spacing, ...`` up to ``num_frames - span``;
+        empty when the video is shorter than ``span``.
+    """
+    if num_frames < span:
+        return []
+    return list(range(0, num_frames - span + 1, spacing))
 
 
 def clip_starts(num_frames: int, clip_length: int, frame_stride: int) -> list[int]:
@@ -21,10 +38,8 @@ def clip_starts(num_frames: int, clip_length: int, frame_stride: int) -> list[in
     i+2s, ...); consecutive clips do not share frames, so they start
     ``clip_length * frame_stride`` frames apart.
     """
-    span = (clip_length - 1) * frame_stride + 1
-    if num_frames < span:
-        return []
-    return list(range(0, num_frames - span + 1, clip_length * frame_stride))
+    return pattern_starts(num_frames, (clip_length - 1) * frame_stride + 1,
+                          clip_length * frame_stride)
 
 
 class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
@@ -34,8 +49,11 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
     ``video`` (a name) and either ``frame_paths`` (all frames, in order) or
     ``video_path`` and ``num_frames`` (a video file; frames are decoded by the
     pipeline). Each clip becomes one data sample with ``video``,
-    ``frame_indices`` and ``frame_paths`` (frame folders) or ``video_path``.
-    Videos shorter than one clip are skipped; how many is logged once.
+    ``frame_indices`` and ``frame_paths`` (frame folders) or ``video_path``,
+    plus the fields of :meth:`clip_fields`. Which frames form a clip is
+    :meth:`clip_pattern` (``clip_length`` frames ``video_stride`` apart unless a
+    subclass says otherwise). Videos shorter than one clip are skipped; how
+    many is logged once.
 
     Args:
         clip_length (int): frames per clip (3 in CorrFlow).
@@ -62,22 +80,43 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
         """Frame stride used for one video (subclasses may adapt it to its fps)."""
         return self.frame_stride
 
+    def clip_pattern(self, video: dict) -> tuple[list[int], int]:
+        """Frames of a clip of one video, as offsets from its first frame.
+
+        Args:
+            video (dict): an entry of :meth:`load_videos`.
+
+        Returns:
+            tuple[list[int], int]: the ``clip_length`` offsets (source frames,
+            in the order the pipeline receives the frames) and the distance
+            between the first frames of consecutive clips. By default the
+            frames are ``video_stride`` apart and clips start ``clip_length``
+            strides apart, so that they share no frame.
+        """
+        stride = self.video_stride(video)
+        return [i * stride for i in range(self.clip_length)], self.clip_length * stride
+
+    def clip_fields(self) -> dict:
+        """Fields added to every clip's data sample (none by default)."""
+        return {}
+
     def load_data_list(self) -> list[dict]:
         clips: list[dict] = []
         skipped: list[str] = []
         videos = self.load_videos()
+        fields = self.clip_fields()
         for video in videos:
             frame_paths: Sequence[str] | None = video.get('frame_paths')
             num = len(frame_paths) if frame_paths is not None else int(video['num_frames'])
-            stride = self.video_stride(video)
-            starts = clip_starts(num, self.clip_length, stride)
+            offsets, spacing = self.clip_pattern(video)
+            span = max(offsets) + 1
+            starts = pattern_starts(num, span, spacing)
             if not starts:
-                span = (self.clip_length - 1) * stride + 1
                 skipped.append(f"{video['video']} ({num} frames, a clip needs {span})")
                 continue
             for start in starts:
-                idx = [start + i * stride for i in range(self.clip_length)]
-                clip = dict(video=video['video'], frame_indices=idx)
+                idx = [start + offset for offset in offsets]
+                clip = dict(video=video['video'], frame_indices=idx, **fields)
                 if frame_paths is not None:
                     clip['frame_paths'] = [frame_paths[i] for i in idx]
                 else:
@@ -93,7 +132,7 @@ class BaseClipDataset(BaseDataset, metaclass=ABCMeta):
         if videos and not clips:
             raise DataError(f'{type(self).__name__}: none of the {len(videos)} videos is long '
                             f'enough for one clip of {self.clip_length} frames (e.g. '
-                            f'{skipped[0]})')
+                            f'{skipped[0]}); use longer videos or a shorter clip')
         logger.info(f'{type(self).__name__}: {len(clips)} clips from '
                     f'{len(videos) - len(skipped)} videos')
         return clips

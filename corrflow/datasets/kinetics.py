@@ -17,7 +17,7 @@ from corrflow.registry import DATASETS
 from corrflow.utils.launch import ConfigError
 
 __all__ = ['KineticsClips', 'NumberedFramePaths', 'read_frame_count_list',
-           'load_numbered_frame_videos']
+           'load_numbered_frame_videos', 'numbered_frame_videos']
 
 
 class NumberedFramePaths(Sequence):
@@ -97,14 +97,36 @@ def load_numbered_frame_videos(list_file: str, frame_root: str, template: str,
         first (int): number of the first frame of every video.
 
     Returns:
-        list[dict]: ``dict(video=entry, frame_paths=NumberedFramePaths(...))``
-        per line, in list order.
+        list[dict]: see :func:`numbered_frame_videos`.
 
     Raises:
         DataError: the list is malformed or names folders that do not exist
             (all missing entries are reported, with their line numbers).
     """
-    rows = read_frame_count_list(list_file)
+    return numbered_frame_videos(read_frame_count_list(list_file), list_file, frame_root,
+                                 template, first)
+
+
+def numbered_frame_videos(rows: list[tuple[int, str, int]], list_file: str, frame_root: str,
+                          template: str, first: int) -> list[dict]:
+    """Videos of parsed list rows whose frames are numbered files.
+
+    Args:
+        rows (list[tuple[int, str, int]]): (line number, video entry, frame
+            count) per listed video.
+        list_file (str): the list the rows come from (named in errors).
+        frame_root (str): folder holding one sub-folder per listed video.
+        template (str): frame file name with one integer field.
+        first (int): number of the first frame of every video.
+
+    Returns:
+        list[dict]: ``dict(video=entry, frame_paths=NumberedFramePaths(...))``
+        per row, in list order.
+
+    Raises:
+        DataError: rows name folders that do not exist (all missing entries
+            are reported, with their line numbers).
+    """
     videos, missing = [], []
     for line_no, entry, num in rows:
         directory = osp.join(frame_root, entry)

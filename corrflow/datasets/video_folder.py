@@ -9,13 +9,14 @@ import numpy as np
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
+from corrflow.datasets.clip_patterns import TimeCyclePattern
 from corrflow.datasets.video_io import (FRAMES_MARKER, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS,
                                         DataError, count_video_frames, natural_sort_key,
                                         probe_video, recorded_frame_rate)
 from corrflow.registry import DATASETS
 from corrflow.utils.launch import ConfigError
 
-__all__ = ['VideoFolder', 'DEFAULT_FRAMES_FPS']
+__all__ = ['VideoFolder', 'TimeCycleVideoFolder', 'DEFAULT_FRAMES_FPS']
 
 #: Frame rate of frame folders that record none (and of videos that state none)
 #: when ``frames_fps`` is not given.
@@ -91,12 +92,15 @@ class VideoFolder(BaseClipDataset):
                          ann_file=ann_file, clip_length=clip_length, frame_stride=frame_stride,
                          **kwargs)
 
+    def video_fps(self, video: dict) -> float:
+        """Frame rate of one video: stated or recorded, else ``frames_fps``, else 30."""
+        return video.get('fps') or self.frames_fps or DEFAULT_FRAMES_FPS
+
     def video_stride(self, video: dict) -> int:
         """``round(fps / target_fps)``, at least 1 (``frame_stride`` without target_fps)."""
         if self.target_fps is None:
             return self.frame_stride
-        fps = video.get('fps') or self.frames_fps or DEFAULT_FRAMES_FPS
-        return max(1, round(fps / self.target_fps))
+        return max(1, round(self.video_fps(video) / self.target_fps))
 
     def _check_frame_rates(self, videos: list[dict]) -> None:
         """Refuse a ``frames_fps`` that contradicts a recorded rate; log the default's use."""
@@ -236,3 +240,63 @@ class VideoFolder(BaseClipDataset):
             return None
         fps = info.fps if np.isfinite(info.fps) and info.fps > 0 else None
         return dict(video=self._name(path, root), video_path=path, num_frames=num, fps=fps)
+
+
+@DATASETS.register_module()
+class TimeCycleVideoFolder(VideoFolder):
+    """TimeCycle samples from a user's folder of videos and/or frame folders.
+
+    The folder (or ``ann_file``) is read exactly as by :class:`VideoFolder`;
+    each sample is the frames of a
+    :class:`~corrflow.datasets.clip_patterns.TimeCyclePattern`, whose offsets
+    count frames at ``target_fps`` (12 in TimeCycle, VLOG's rate): base frames
+    0, 2, 4, 6, target 15 and motion frame 17 by default, in this order. An
+    offset ``o`` is the source frame nearest to ``o / target_fps`` seconds
+    after the sample's first frame, ``floor(o * fps / target_fps + 0.5)``
+    (a 30 fps video: 0, 5, 10, 15, 38, 43); a video slower than
+    ``target_fps`` gives consecutive frames. The rate ``fps`` of a video is
+    found as in :class:`VideoFolder`. Samples of a video do not overlap (they
+    start one sample span apart); videos too short for one sample are skipped
+    and counted. Data samples carry ``num_motion_frames`` for
+    ``TimeCyclePatch``.
+
+    Args:
+        num_base_frames (int): base frames per sample (4).
+        base_gap (int): distance between base frames, in frames at
+            ``target_fps`` (2).
+        target_distance (int): distance from the first base frame to the
+            target frame (15).
+        motion_gap (int | None): distance from the target to the motion frame
+            (2); ``None`` for none.
+        target_fps (float | None): rate the offsets are counted at; ``None``:
+            offsets are source frames.
+        **kwargs: other :class:`VideoFolder` arguments (``data_root``,
+            ``data_prefix``, ``ann_file``, ``frames_fps``, ``pipeline``, ...);
+            not ``clip_length`` or ``frame_stride``, which the pattern replaces.
+
+    Raises:
+        ConfigError: an invalid pattern or rate.
+        DataError: as :class:`VideoFolder`, or no video is long enough for one
+            sample.
+    """
+
+    def __init__(self, num_base_frames: int = 4, base_gap: int = 2, target_distance: int = 15,
+                 motion_gap: int | None = 2, target_fps: float | None = 12.0,
+                 **kwargs) -> None:
+        for key in ('clip_length', 'frame_stride'):
+            if key in kwargs:
+                raise ConfigError(f'{type(self).__name__} takes no {key}: its frames are set by '
+                                  'num_base_frames, base_gap, target_distance and motion_gap')
+        self.pattern = TimeCyclePattern(num_base_frames, base_gap, target_distance, motion_gap)
+        super().__init__(target_fps=target_fps, clip_length=len(self.pattern.offsets),
+                         **kwargs)
+
+    def clip_pattern(self, video: dict) -> tuple[list[int], int]:
+        """The pattern's offsets in the video's frames; samples start one span apart."""
+        rate = 1.0 if self.target_fps is None else self.video_fps(video) / self.target_fps
+        offsets = self.pattern.scaled_offsets(max(1.0, rate))
+        return offsets, max(offsets) + 1
+
+    def clip_fields(self) -> dict:
+        """``num_motion_frames`` for ``TimeCyclePatch``."""
+        return dict(num_motion_frames=self.pattern.num_motion_frames)

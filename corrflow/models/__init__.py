@@ -1,13 +1,15 @@
-from .algorithms import RecursiveFlow
+from .algorithms import RecursiveFlow, TimeCycle
 from .backbones import CorrFlowResNet, PixelColourEncoder, TorchvisionResNet
 from .bottlenecks import ColourBottleneck
 from .data_preprocessor import ClipDataPreprocessor, VideoDataPreprocessor
-from .heads import RestrictedAttentionHead
+from .heads import RestrictedAttentionHead, TransformRegressor
 from .necks import EmbeddingProjection
-from .trackers import CorrFlowPropagation, LabelPropagator, TopKMemoryPropagation
+from .trackers import (CorrFlowPropagation, LabelPropagator, PropagationProtocol,
+                       TimeCyclePropagation, TopKMemoryPropagation)
 
 __all__ = [
-    'RecursiveFlow', 'CorrFlowResNet', 'PixelColourEncoder', 'TorchvisionResNet',
+    'RecursiveFlow', 'TimeCycle', 'TransformRegressor', 'PropagationProtocol',
+    'TimeCyclePropagation', 'CorrFlowResNet', 'PixelColourEncoder', 'TorchvisionResNet',
     'ColourBottleneck',
     'ClipDataPreprocessor', 'VideoDataPreprocessor', 'RestrictedAttentionHead',
     'EmbeddingProjection', 'LabelPropagator', 'CorrFlowPropagation', 'TopKMemoryPropagation',

@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import re
 
+import torch
 from torch import Tensor
 
-__all__ = ['BN_ENTRIES', 'convert_corrflow_state_dict', 'corrflow_release_key']
+from corrflow.utils.release_conversion import rename_state_dict
+
+__all__ = ['BN_ENTRIES', 'convert_corrflow_state_dict', 'corrflow_release_key',
+           'timecycle_release_key', 'timecycle_reshape', 'timecycle_ignored',
+           'timecycle_default']
 
 #: Entries of a BatchNorm2d state dict.
 BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
@@ -83,19 +88,59 @@ def convert_corrflow_state_dict(state: dict) -> tuple[dict, list[str]]:
             same corrflow key (e.g. the same weight with and without
             ``module.``).
     """
-    converted: dict[str, Tensor] = {}
-    sources: dict[str, str] = {}
-    unmatched: list[str] = []
-    for name, value in state.items():
-        if not isinstance(value, Tensor):
-            raise ValueError(f'state dict entry {name!r} is a {type(value).__name__}, not a tensor')
-        target = corrflow_release_key(str(name))
-        if target is None:
-            unmatched.append(str(name))
-            continue
-        if target in converted:
-            raise ValueError(f'release keys {sources[target]!r} and {name!r} both map to '
-                             f'{target!r}')
-        converted[target] = value
-        sources[target] = str(name)
+    converted, _, unmatched = rename_state_dict(state, corrflow_release_key)
     return converted, unmatched
+
+
+# ----------------------------------------------------------------------------- TimeCycle
+# The release (xiaolonw/TimeCycle, checkpoint_14.pth.tar) saves
+# nn.DataParallel(CycleTime).state_dict(): an "inflated" ResNet-50 whose convs are 3-D
+# with a time kernel of 1, a 1x1x1 conv to 512 and the transformation regressor:
+#
+#     module.encoderVideo.conv1.weight (64, 3, 1, 7, 7)    backbone.conv1.weight (64, 3, 7, 7)
+#     module.encoderVideo.bn1.<bn>                          backbone.bn1.<bn>
+#     module.encoderVideo.layerL.B.<conv|bn|downsample>     backbone.layerL.B.<same>   (L = 1..3)
+#     module.encoderVideo.layer4.*                          not converted (never used by the
+#                                                           release's forward, never trained)
+#     module.afterconv1.weight (512, 1024, 1, 1, 1)         neck.conv.weight (512, 1024, 1, 1)
+#     module.afterconv3_trans.weight (128, 900, 4, 4)       tracker.conv1.weight
+#     module.afterconv4_trans.weight (64, 128, 4, 4)        tracker.conv2.weight
+#     module.linear2.weight / .bias                         tracker.fc.weight / .bias
+_TIMECYCLE_RULES = (
+    (re.compile(rf'encoderVideo\.(conv1\.weight|bn1\.(?:{_BN}))'), r'backbone.\1'),
+    (re.compile(r'encoderVideo\.(layer[123]\..+)'), r'backbone.\1'),
+    (re.compile(r'afterconv1\.weight'), 'neck.conv.weight'),
+    (re.compile(r'afterconv3_trans\.weight'), 'tracker.conv1.weight'),
+    (re.compile(r'afterconv4_trans\.weight'), 'tracker.conv2.weight'),
+    (re.compile(r'linear2\.(weight|bias)'), r'tracker.fc.\1'),
+)
+
+
+def timecycle_release_key(name: str) -> str | None:
+    """The corrflow name of one TimeCycle release key (``module.`` optional), or None."""
+    if name.startswith('module.'):
+        name = name[len('module.'):]
+    for pattern, replacement in _TIMECYCLE_RULES:
+        if pattern.fullmatch(name):
+            return pattern.sub(replacement, name)
+    return None
+
+
+def timecycle_ignored(name: str) -> bool:
+    """Release keys the conversion drops: layer4, which the release never used."""
+    return name.removeprefix('module.').startswith('encoderVideo.layer4.')
+
+
+def timecycle_reshape(name: str, value: Tensor) -> Tensor:
+    """Drop the time axis (of size 1) of the release's inflated 3-D conv weights."""
+    if value.dim() == 5:
+        if value.shape[2] != 1:
+            raise ValueError(f'{name}: an inflated conv weight must have a time kernel of 1, '
+                             f'got shape {tuple(value.shape)}')
+        return value[:, :, 0]
+    return value
+
+
+def timecycle_default(name: str, value: Tensor) -> Tensor | None:
+    """Batch-norm step counters, which releases saved before PyTorch 0.4.1 do not have."""
+    return torch.zeros_like(value) if name.endswith('num_batches_tracked') else None

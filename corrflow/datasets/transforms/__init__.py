@@ -1,11 +1,12 @@
 from .clip_transforms import (LoadClipFrames, PackClipInputs, QuantiseColour, RandomCropClip,
-                              RescaleClip, ResizeClip)
+                              RandomFlipClip, RescaleClip, ResizeClip)
 from .synthetic_transforms import LoadSyntheticClip
+from .timecycle_transforms import TimeCyclePatch
 from .video_transforms import (LoadFirstFrameMask, LoadJHMDBKeypoints, LoadStartMasks,
                                LoadVideoFrames, PackVideoInputs)
 
 __all__ = ['LoadClipFrames', 'PackClipInputs', 'QuantiseColour', 'ResizeClip', 'RescaleClip',
-           'RandomCropClip',
+           'RandomCropClip', 'RandomFlipClip', 'TimeCyclePatch',
            'LoadSyntheticClip', 'LoadVideoFrames', 'LoadFirstFrameMask', 'LoadJHMDBKeypoints',
            'LoadStartMasks',
            'PackVideoInputs']

@@ -13,8 +13,8 @@ from corrflow.models.layers.colour import describe_centroids, load_centroids
 from corrflow.registry import TRANSFORMS
 from corrflow.utils.launch import ConfigError
 
-__all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'QuantiseColour',
-           'PackClipInputs', 'quantise_frames', 'nearest_centroid', 'colour_lut']
+__all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'RandomFlipClip',
+           'QuantiseColour', 'PackClipInputs', 'quantise_frames', 'nearest_centroid', 'colour_lut']
 
 
 @TRANSFORMS.register_module()
@@ -119,6 +119,31 @@ class RandomCropClip(BaseTransform):
         results['frames'] = [f[y:y + ch, x:x + cw] for f in results['frames']]
         results['crop_box'] = (x, y, x + cw, y + ch)
         results['img_shape'] = (ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlipClip(BaseTransform):
+    """Mirror all frames of a clip left-right together, with probability ``prob``.
+
+    One draw per clip, so every frame is flipped or none is; the draw is
+    recorded in ``results['flip']``. Only ``results['frames']`` is flipped:
+    place it before transforms that derive per-pixel targets from the frames.
+
+    Args:
+        prob (float): probability of flipping, in [0, 1].
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ConfigError(f'prob must be in [0, 1], got {prob}')
+        self.prob = float(prob)
+
+    def transform(self, results: dict) -> dict:
+        flip = bool(np.random.rand() < self.prob)
+        if flip:
+            results['frames'] = [np.ascontiguousarray(f[:, ::-1]) for f in results['frames']]
+        results['flip'] = flip
         return results
 
 
@@ -245,7 +270,8 @@ class PackClipInputs(BaseTransform):
     Label maps (``colour_labels``, ``gt_masks``) become (T, H, W) tensors; the
     palette of the colour labels (``colour_centroids`` (K, 2) numpy, which the
     data preprocessor leaves on the CPU, and ``colour_centroids_source``) is
-    always packed with them.
+    always packed with them. TimeCycle's target-patch affine ``patch_theta``
+    (see ``TimeCyclePatch``) becomes a (2, 3) float32 tensor.
 
     Args:
         meta_keys (Sequence[str]): keys of ``results`` copied into the data
@@ -266,4 +292,7 @@ class PackClipInputs(BaseTransform):
         for key in ('colour_centroids', 'colour_centroids_source'):  # the labels' palette
             if key in results:
                 sample[key] = results[key]
+        if 'patch_theta' in results:  # (2, 3) affine of TimeCycle's target patch
+            sample['patch_theta'] = torch.from_numpy(
+                np.array(results['patch_theta'], dtype=np.float32))
         return dict(inputs=inputs, data_samples=sample)

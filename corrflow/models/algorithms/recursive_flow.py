@@ -8,7 +8,7 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
-from corrflow.models.trackers.label_propagator import LabelPropagator
+from corrflow.models.algorithms.propagation_mixin import PropagationMixin
 from corrflow.registry import MODELS
 from corrflow.utils.launch import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
@@ -40,7 +40,7 @@ def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class RecursiveFlow(BaseModel):
+class RecursiveFlow(PropagationMixin, BaseModel):
     """Recursive colourisation model of CorrFlow (Lai & Xie, BMVC 2019).
 
     Each frame of a clip is embedded once (backbone + neck, one pass per frame,
@@ -282,36 +282,6 @@ class RecursiveFlow(BaseModel):
             return truth if torch.rand(()).item() < prob else pred
         use_truth = (torch.rand(truth.shape[0]) < prob).to(truth.device).view(-1, 1, 1, 1)
         return torch.where(use_truth, truth, pred)
-
-    # ------------------------------------------------------------------ propagation
-    def as_propagator(self) -> LabelPropagator:
-        """The :class:`LabelPropagator` sharing this model's backbone and neck.
-
-        Built on first use and kept for the rest of the run (every validation
-        batch reuses it). It is held outside the module tree, so it adds no
-        entries to the state dict and follows the shared modules' weights and
-        device.
-        """
-        propagator = self.__dict__.get('_propagator')
-        if propagator is None:
-            propagator = LabelPropagator(backbone=self.backbone, neck=self.neck,
-                                         data_preprocessor=dict(type='VideoDataPreprocessor'),
-                                         **self.propagation)
-            self.__dict__['_propagator'] = propagator  # not a submodule: no second copy
-        propagator.train(self.training)
-        return propagator
-
-    def predict(self, inputs, data_samples) -> list[dict]:
-        """Propagate first-frame labels through whole videos (see ``LabelPropagator``)."""
-        return self.as_propagator().predict(inputs, data_samples)
-
-    def val_step(self, data: dict) -> list[dict]:
-        """Validation on whole videos: no clip batching, frames stay on the CPU."""
-        data = self.as_propagator().data_preprocessor(data, False)
-        return self.predict(data['inputs'], data['data_samples'])
-
-    def test_step(self, data: dict) -> list[dict]:
-        return self.val_step(data)
 
     # ------------------------------------------------------------------ visualisation
     def record_next_loss(self) -> None:

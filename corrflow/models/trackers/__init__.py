@@ -1,4 +1,6 @@
 from .label_propagator import LabelPropagator
-from .protocols import CorrFlowPropagation, TopKMemoryPropagation
+from .protocols import (CorrFlowPropagation, PropagationProtocol, TimeCyclePropagation,
+                        TopKMemoryPropagation)
 
-__all__ = ['LabelPropagator', 'CorrFlowPropagation', 'TopKMemoryPropagation']
+__all__ = ['LabelPropagator', 'PropagationProtocol', 'CorrFlowPropagation',
+           'TopKMemoryPropagation', 'TimeCyclePropagation']

@@ -24,10 +24,12 @@ Shape shorthand: C feature channels, L label channels, h, w feature grid.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Callable, Iterator, Mapping
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -35,9 +37,10 @@ from corrflow.models.layers.local_attention import restricted_attention, topk_re
 from corrflow.models.layers.propagation import area_seed, minmax_normalise, strided_seed
 from corrflow.registry import TASK_UTILS
 from corrflow.utils.launch import ConfigError
+from corrflow.utils.precision import full_precision
 
 __all__ = ['PropagationProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
-           'l2_normalise', 'paste_labels']
+           'TimeCyclePropagation', 'l2_normalise', 'paste_labels']
 
 
 def l2_normalise(x: Tensor) -> Tensor:
@@ -223,5 +226,107 @@ class TopKMemoryPropagation(PropagationProtocol):
                     context=f'first frame + {self.num_context} preceding',
                     labels='soft', radius=self.radius, temperature=self.temperature,
                     topk=self.topk, feature_norm='L2', seed='cell-centred area average',
+                    output='per-channel min-max, argmax',
+                    late_objects='mask pasted at its first frame, which stays in the context')
+
+
+@TASK_UTILS.register_module()
+class TimeCyclePropagation(PropagationProtocol):
+    """TimeCycle's own protocol: the first frame and N preceding frames, top-k per frame.
+
+    For every query cell and every context frame separately, the softmax over
+    all positions of that frame (no spatial window) of the unit-length dot
+    products times ``scale`` is taken, and its ``topk`` largest probabilities
+    (not renormalised) weight the frame's labels; the results are averaged
+    over the context frames. Labels are soft and fed back min-max normalised
+    per channel, and masks are read out from the same normalised maps.
+
+    The video is front-padded with copies of the first frame, as the
+    original: at the start the N preceding frames are N copies of it with
+    the seed, and the first frame is first predicted from them; that
+    prediction joins the context as the most recent frame before frame 1.
+    Every frame where objects start stays in the context, as the first does.
+
+    Seeds average the pixels around each cell centre. The original resizes
+    frames to a square of 320 (also 400 and 480; ``input_size`` of the
+    propagator) and reads out at that square; here masks are read out at
+    every pixel of the original frame.
+
+    Args:
+        num_context (int): preceding frames besides the first (7).
+        topk (int): probabilities kept per query and context frame (5).
+        scale (float): multiplies the dot products (sqrt(512)).
+        pad_with_first (bool): front-pad with copies of the first frame (the
+            original); False starts with the first frame alone.
+        max_chunk_elements (int): bound on affinity elements held at once.
+    """
+
+    def __init__(self, num_context: int = 7, topk: int = 5, scale: float = math.sqrt(512),
+                 pad_with_first: bool = True, max_chunk_elements: int = 1 << 24) -> None:
+        if num_context < 0 or topk < 1 or scale <= 0 or max_chunk_elements < 1:
+            raise ConfigError(f'need num_context >= 0, topk >= 1, scale > 0 and '
+                              f'max_chunk_elements >= 1, got {num_context}, {topk}, {scale}, '
+                              f'{max_chunk_elements}')
+        self.num_context = num_context
+        self.topk = topk
+        self.scale = scale
+        self.pad_with_first = pad_with_first
+        self.max_chunk_elements = max_chunk_elements
+
+    def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
+        return area_seed(maps, stride, grid)
+
+    def prepare_features(self, feat: Tensor) -> Tensor:
+        return l2_normalise(feat)
+
+    def mask_scores(self, labels: Tensor) -> Tensor:
+        return minmax_normalise(labels)
+
+    def attend(self, query: Tensor, context: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """(1, C, h, w) query -> (1, L, h, w): the mean over context frames of top-k copies."""
+        _, C, h, w = query.shape
+        q = query.reshape(C, h * w).t()  # (Q, C)
+        num_labels = context[0][1].shape[1]
+        dtype = full_precision(context[0][1].dtype)  # label maps and softmax in full precision
+        out = torch.zeros(h * w, num_labels, dtype=dtype, device=query.device)
+        for feat, labels in context:
+            keys = feat.reshape(C, -1)  # (C, P)
+            values = labels.reshape(num_labels, -1).t().to(dtype)  # (P, L)
+            k = min(self.topk, keys.shape[1])
+            rows = max(1, self.max_chunk_elements // keys.shape[1])
+            for i in range(0, h * w, rows):
+                prob = (q[i:i + rows] @ keys).to(dtype).mul_(self.scale).softmax(dim=1)
+                top, idx = prob.topk(k, dim=1)  # (rows, k)
+                out[i:i + rows] += (top.unsqueeze(-1) * values[idx]).sum(1)
+        return (out / len(context)).t().reshape(1, num_labels, h, w)
+
+    def __call__(self, features: Callable[[int], Tensor], num_frames: int,
+                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
+        starts = _check_seeds(seeds, num_frames)
+        first = (features(starts[0]), seeds[starts[0]])
+        anchors = [first]
+        recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=self.num_context)
+        if self.pad_with_first and self.num_context > 0:
+            recent.extend([first] * self.num_context)
+            recent.append((first[0], minmax_normalise(self.attend(first[0], anchors
+                                                                  + list(recent)))))
+        for t in range(starts[0] + 1, num_frames):
+            feat = features(t)
+            prob = self.attend(feat, anchors + list(recent))
+            yield t, prob
+            labels = minmax_normalise(prob)
+            if t in seeds:
+                anchors.append((feat, paste_labels(labels, seeds[t].to(labels.dtype))))
+            elif self.num_context > 0:
+                recent.append((feat, labels))
+
+    def describe(self) -> dict:
+        return dict(protocol='TimeCycle', context=f'first frame + {self.num_context} preceding'
+                    + (' (front-padded with copies of the first frame)'
+                       if self.pad_with_first else ''),
+                    labels='soft, fed back min-max normalised', radius=None,
+                    scale=self.scale, topk=self.topk,
+                    topk_over='each context frame, then the mean over the frames',
+                    feature_norm='L2', seed='cell-centred area average',
                     output='per-channel min-max, argmax',
                     late_objects='mask pasted at its first frame, which stays in the context')
