@@ -64,5 +64,5 @@ def test_config_builds_its_model(path):
         assert cfg.task in ('davis', 'ytvos', 'jhmdb', 'vip')
         assert type(model).__name__ == 'LabelPropagator'
     else:
-        assert type(model).__name__ in ('RecursiveFlow', 'TimeCycle')
+        assert type(model).__name__ in ('RecursiveFlow', 'TimeCycle', 'SpaThenTemp')
         assert cfg.train_dataloader.collate_fn.type == 'corrflow.sample_list_collate'

@@ -28,7 +28,8 @@ from corrflow.utils.release_conversion import rename_state_dict
 
 __all__ = ['BN_ENTRIES', 'convert_corrflow_state_dict', 'corrflow_release_key',
            'timecycle_release_key', 'timecycle_reshape', 'timecycle_ignored',
-           'timecycle_default']
+           'timecycle_default', 'spa_then_temp_release_key', 'spa_then_temp_ignored',
+           'spa_then_temp_depth']
 
 #: Entries of a BatchNorm2d state dict.
 BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
@@ -144,3 +145,52 @@ def timecycle_reshape(name: str, value: Tensor) -> Tensor:
 def timecycle_default(name: str, value: Tensor) -> Tensor | None:
     """Batch-norm step counters, which releases saved before PyTorch 0.4.1 do not have."""
     return torch.zeros_like(value) if name.endswith('num_batches_tracked') else None
+
+
+# ----------------------------------------------------------------------------- Spa-then-Temp
+# The releases (qianduoduolr/Spa-then-Temp) save mmcv ConvModule names for the student,
+# and the teacher under backbone_t.* in training checkpoints:
+#
+#     backbone.conv1.conv.weight                       backbone.conv1.weight
+#     backbone.conv1.bn.<bn>                           backbone.bn1.<bn>
+#     backbone.layerL.B.convN.conv.weight              backbone.layerL.B.convN.weight
+#     backbone.layerL.B.convN.bn.<bn>                  backbone.layerL.B.bnN.<bn>
+#     backbone.layerL.B.downsample.conv.weight         backbone.layerL.B.downsample.0.weight
+#     backbone.layerL.B.downsample.bn.<bn>             backbone.layerL.B.downsample.1.<bn>
+#     backbone_t.*                                     not converted (the frozen teacher)
+_STT_RULES = (
+    (re.compile(r'backbone\.conv1\.conv\.weight'), 'backbone.conv1.weight'),
+    (re.compile(rf'backbone\.conv1\.bn\.({_BN})'), r'backbone.bn1.\1'),
+    (re.compile(r'backbone\.(layer\d\.\d+)\.conv(\d)\.conv\.weight'),
+     r'backbone.\1.conv\2.weight'),
+    (re.compile(rf'backbone\.(layer\d\.\d+)\.conv(\d)\.bn\.({_BN})'), r'backbone.\1.bn\2.\3'),
+    (re.compile(r'backbone\.(layer\d\.\d+)\.downsample\.conv\.weight'),
+     r'backbone.\1.downsample.0.weight'),
+    (re.compile(rf'backbone\.(layer\d\.\d+)\.downsample\.bn\.({_BN})'),
+     r'backbone.\1.downsample.1.\2'),
+)
+
+
+def spa_then_temp_release_key(name: str) -> str | None:
+    """The corrflow name of one Spa-then-Temp release key (``module.`` optional), or None."""
+    if name.startswith('module.'):
+        name = name[len('module.'):]
+    for pattern, replacement in _STT_RULES:
+        if pattern.fullmatch(name):
+            return pattern.sub(replacement, name)
+    return None
+
+
+def spa_then_temp_ignored(name: str) -> bool:
+    """Release keys the conversion drops: the frozen teacher of training checkpoints."""
+    return name.removeprefix('module.').startswith('backbone_t.')
+
+
+def spa_then_temp_depth(state: dict) -> int:
+    """18 or 50, from the release's block layout (Bottleneck blocks have a conv3)."""
+    names = [k.removeprefix('module.') for k in state if not spa_then_temp_ignored(k)]
+    if any(re.match(r'backbone\.layer\d\.\d+\.conv3\.', k) for k in names):
+        return 50
+    if any(re.match(r'backbone\.layer\d\.\d+\.conv2\.', k) for k in names):
+        return 18
+    raise ValueError('no backbone.layerL.B.convN keys: not a Spa-then-Temp release')

@@ -409,3 +409,28 @@ def test_pack_clip_inputs_without_patch_is_unchanged():
     sample = PackClipInputs()(dict(frames=frames, video='v'))
     assert 'patch_theta' not in sample['data_samples']
     assert sample['inputs'].shape == (2, 3, 4, 4)
+
+
+# ----------------------------------------------------------------------------- RandomResizedCropClip
+def test_random_resized_crop_is_shared_and_within_its_ranges():
+    from corrflow.datasets.transforms import RandomResizedCropClip
+    ys, xs = np.mgrid[0:180, 0:320]
+    frame = np.stack([xs % 256, ys % 256, (xs + ys) % 256], axis=-1).astype(np.uint8)
+    crop = RandomResizedCropClip(size=(64, 48), scale=(0.6, 1.0), ratio=(1.5, 2.0))
+    np.random.seed(3)
+    for _ in range(20):
+        out = crop.transform(dict(frames=[frame, frame.copy()]))
+        x0, y0, x1, y1 = out['crop_box']
+        area = (x1 - x0) * (y1 - y0) / (320 * 180)
+        assert 0.6 - 0.02 <= area <= 1.0 and 1.5 - 0.05 <= (x1 - x0) / (y1 - y0) <= 2.0 + 0.05
+        assert out['frames'][0].shape == (48, 64, 3) and out['img_shape'] == (48, 64)
+        np.testing.assert_array_equal(out['frames'][0], out['frames'][1])  # one window
+        # the output is the window's pixels, resized: its corners hold the window's corners
+        assert abs(int(out['frames'][0][0, 0, 0]) - x0 % 256) <= 3
+    # a frame too narrow for every draw falls back to the largest centred window
+    assert crop.window(100, 40) == (0, 36, 40, 27)  # width 40, height 40 / 1.5, centred
+    square = RandomResizedCropClip(size=(64, 48), scale=(0.6, 1.0), ratio=(1.5, 2.0),
+                                   attempts=20, fallback='square')
+    assert square.window(100, 40) == (0, 30, 40, 40)  # Spa-then-Temp's fallback
+    with pytest.raises(ConfigError, match='scale'):
+        RandomResizedCropClip(scale=(0.0, 1.0))

@@ -13,7 +13,8 @@ from corrflow.models.layers.colour import describe_centroids, load_centroids
 from corrflow.registry import TRANSFORMS
 from corrflow.utils.launch import ConfigError
 
-__all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip', 'RandomFlipClip',
+__all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip',
+           'RandomResizedCropClip', 'RandomFlipClip',
            'QuantiseColour', 'PackClipInputs', 'quantise_frames', 'nearest_centroid', 'colour_lut']
 
 
@@ -119,6 +120,81 @@ class RandomCropClip(BaseTransform):
         results['frames'] = [f[y:y + ch, x:x + cw] for f in results['frames']]
         results['crop_box'] = (x, y, x + cw, y + ch)
         results['img_shape'] = (ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCropClip(BaseTransform):
+    """One random crop of random area and aspect ratio for a whole clip, resized to ``size``.
+
+    As torchvision's ``RandomResizedCrop``, with one draw shared by every frame:
+    up to ``attempts`` draws of an area fraction in ``scale`` and a log-uniform
+    aspect ratio (width / height) in ``ratio`` keep the first window that fits
+    in the frame. If none fits, ``fallback`` decides: ``'clamp'`` (torchvision)
+    takes the largest centred window of an aspect ratio clamped to ``ratio``,
+    ``'square'`` (Spa-then-Temp's pipeline) the centred square of side
+    min(H, W). Frames are then resized bilinearly.
+
+    Args:
+        size (Sequence[int]): (width, height) of the output.
+        scale (Sequence[float]): range of the crop's area over the frame's.
+        ratio (Sequence[float]): range of the crop's width over its height.
+        attempts (int): draws before the fallback (10 in torchvision, 20 in
+            Spa-then-Temp).
+        fallback (str): ``'clamp'`` or ``'square'``.
+    """
+
+    def __init__(self, size: Sequence[int] = (256, 256), scale: Sequence[float] = (0.6, 1.0),
+                 ratio: Sequence[float] = (1.5, 2.0), attempts: int = 10,
+                 fallback: str = 'clamp') -> None:
+        if len(size) != 2 or min(size) < 1:
+            raise ConfigError(f'size must be (width, height), got {size}')
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ConfigError(f'scale must be (low, high) with 0 < low <= high <= 1, got {scale}')
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise ConfigError(f'ratio must be (low, high) with 0 < low <= high, got {ratio}')
+        if attempts < 1 or fallback not in ('clamp', 'square'):
+            raise ConfigError(f'need attempts >= 1 and fallback "clamp" or "square", got '
+                              f'{attempts} and {fallback!r}')
+        self.size = (int(size[0]), int(size[1]))
+        self.scale = (float(scale[0]), float(scale[1]))
+        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.attempts = int(attempts)
+        self.fallback = fallback
+
+    def window(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(x, y, crop width, crop height) of one draw for a frame of that size."""
+        area = height * width
+        log_lo, log_hi = np.log(self.ratio[0]), np.log(self.ratio[1])
+        for _ in range(self.attempts):
+            target = area * np.random.uniform(*self.scale)
+            aspect = float(np.exp(np.random.uniform(log_lo, log_hi)))
+            cw = int(round(np.sqrt(target * aspect)))
+            ch = int(round(np.sqrt(target / aspect)))
+            if 0 < cw <= width and 0 < ch <= height:
+                x = int(np.random.randint(0, width - cw + 1))
+                y = int(np.random.randint(0, height - ch + 1))
+                return x, y, cw, ch
+        if self.fallback == 'square':
+            side = min(width, height)
+            return (width - side) // 2, (height - side) // 2, side, side
+        aspect = width / height
+        if aspect < self.ratio[0]:
+            cw, ch = width, int(round(width / self.ratio[0]))
+        elif aspect > self.ratio[1]:
+            cw, ch = int(round(height * self.ratio[1])), height
+        else:
+            cw, ch = width, height
+        return (width - cw) // 2, (height - ch) // 2, cw, ch
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['frames'][0].shape[:2]
+        x, y, cw, ch = self.window(h, w)
+        results['frames'] = [cv2.resize(np.ascontiguousarray(f[y:y + ch, x:x + cw]), self.size,
+                                        interpolation=cv2.INTER_LINEAR)
+                             for f in results['frames']]
+        results['crop_box'] = (x, y, x + cw, y + ch)
+        results['img_shape'] = (self.size[1], self.size[0])
         return results
 
 

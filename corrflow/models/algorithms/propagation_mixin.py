@@ -21,12 +21,17 @@ class PropagationMixin:
         """
         propagator = self.__dict__.get('_propagator')
         if propagator is None:
-            propagator = LabelPropagator(backbone=self.backbone, neck=self.neck,
+            backbone, neck = self.propagation_encoder()
+            propagator = LabelPropagator(backbone=backbone, neck=neck,
                                          data_preprocessor=dict(type='VideoDataPreprocessor'),
                                          **self.propagation)
             self.__dict__['_propagator'] = propagator  # not a submodule: no second copy
         propagator.train(self.training)
         return propagator
+
+    def propagation_encoder(self):
+        """(backbone, neck) that propagation embeds frames with (default: the model's own)."""
+        return self.backbone, self.neck
 
     def predict(self, inputs, data_samples) -> list[dict]:
         """Propagate first-frame labels through whole videos (see ``LabelPropagator``)."""

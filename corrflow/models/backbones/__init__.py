@@ -1,5 +1,6 @@
 from .corrflow_resnet import CorrFlowResNet
+from .frozen_teacher import FrozenTeacher
 from .pixel_encoder import PixelColourEncoder
 from .torchvision_resnet import TorchvisionResNet
 
-__all__ = ['CorrFlowResNet', 'PixelColourEncoder', 'TorchvisionResNet']
+__all__ = ['CorrFlowResNet', 'FrozenTeacher', 'PixelColourEncoder', 'TorchvisionResNet']

@@ -41,11 +41,20 @@ class TorchvisionResNet(BaseModule):
         strides (Sequence[int]): strides of layer1..layer4.
         out_stage (int): last stage used (1-4).
         with_maxpool (bool): keep the stem max-pool.
+        stem_pool (str | None): ``'max'`` (the 3x3 stride-2 max-pool),
+            ``'mean'`` (a 3x3 stride-2 average pool, padding 1; Spa-then-Temp's
+            stride-4 test backbone) or ``'none'``; overrides ``with_maxpool``
+            when given.
+        out_indices (Sequence[int] | None): return the outputs of these stages
+            (1-4, at most ``out_stage``) as a tuple, e.g. ``(2, 3, 4)`` for
+            recipes that learn from several layers; None returns the last
+            stage's output alone. ``strides_of`` gives their strides.
         init_cfg (dict | list[dict] | None): mmengine initialisation config.
     """
 
     def __init__(self, depth: int = 18, strides: Sequence[int] = (1, 2, 1, 1),
-                 out_stage: int = 3, with_maxpool: bool = True,
+                 out_stage: int = 3, with_maxpool: bool = True, stem_pool: str | None = None,
+                 out_indices: Sequence[int] | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in _BUILDERS:
@@ -54,11 +63,23 @@ class TorchvisionResNet(BaseModule):
             raise ConfigError(f'out_stage must be in 1..4, got {out_stage}')
         if len(strides) != 4:
             raise ConfigError(f'strides needs 4 entries (layer1..layer4), got {strides}')
+        if out_indices is not None and (not out_indices or
+                                        any(not 1 <= i <= out_stage for i in out_indices)):
+            raise ConfigError(f'out_indices must be stages in 1..out_stage={out_stage}, got '
+                              f'{out_indices}')
+        self.out_indices = None if out_indices is None else tuple(int(i) for i in out_indices)
         net = _BUILDERS[depth](weights=None)
+        if stem_pool is None:
+            stem_pool = 'max' if with_maxpool else 'none'
+        if stem_pool not in ('max', 'mean', 'none'):
+            raise ConfigError(f'stem_pool must be "max", "mean" or "none", got {stem_pool!r}')
+        self.stem_pool = stem_pool
         self.conv1, self.bn1, self.relu = net.conv1, net.bn1, net.relu
-        self.maxpool = net.maxpool if with_maxpool else nn.Identity()
+        self.maxpool = {'max': net.maxpool, 'mean': nn.AvgPool2d(3, 2, 1),
+                        'none': nn.Identity()}[stem_pool]
         self.layer_names = []
-        self.stride = 4 if with_maxpool else 2
+        self.stride = 2 if stem_pool == 'none' else 4
+        self.strides_of, self.channels_of = {}, {}
         for i in range(out_stage):
             name = f'layer{i + 1}'
             stage = getattr(net, name)
@@ -66,12 +87,46 @@ class TorchvisionResNet(BaseModule):
             self.add_module(name, stage)
             self.layer_names.append(name)
             self.stride *= strides[i]
-        last = getattr(self, self.layer_names[-1])[-1]
-        self.out_channels = (last.conv3 if hasattr(last, 'conv3') else last.conv2).out_channels
+            last = stage[-1]
+            self.strides_of[i + 1] = self.stride
+            self.channels_of[i + 1] = (last.conv3 if hasattr(last, 'conv3')
+                                       else last.conv2).out_channels
+        self.out_channels = self.channels_of[out_stage]
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) -> (B, C_out, H/stride, W/stride)."""
+    def forward_stage(self, x: Tensor, stage: int) -> Tensor:
+        """(B, 3, H, W) -> the output of ``stage`` (1..out_stage) alone."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        for name in self.layer_names:
+        for name in self.layer_names[:stage]:
             x = getattr(self, name)(x)
         return x
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """(B, 3, H, W) -> (B, C_out, H/stride, W/stride), or the ``out_indices`` outputs."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        outs = []
+        for i, name in enumerate(self.layer_names, 1):
+            x = getattr(self, name)(x)
+            if self.out_indices is not None and i in self.out_indices:
+                outs.append(x)
+        return x if self.out_indices is None else tuple(outs)
+
+
+class StageView(nn.Module):
+    """One stage's output of a :class:`TorchvisionResNet`, as an encoder of its own.
+
+    Shares the backbone's modules (no copy): e.g. the stride-8 layer3 of a
+    student trained with outputs at several layers, for label propagation.
+    """
+
+    def __init__(self, backbone: TorchvisionResNet, stage: int) -> None:
+        super().__init__()
+        if stage not in backbone.strides_of:
+            raise ConfigError(f'stage {stage} is not one of the backbone\'s stages '
+                              f'{sorted(backbone.strides_of)}')
+        self.backbone = backbone
+        self.stage = stage
+        self.stride = backbone.strides_of[stage]
+        self.out_channels = backbone.channels_of[stage]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.backbone.forward_stage(x, self.stage)

@@ -16,6 +16,7 @@ from torch import Tensor
 from corrflow.models.layers.propagation import (gaussian_heatmaps, grid_to_image_coords,
                                                 labels_to_onehot, padded_size,
                                                 resample_to_image, soft_argmax_topk)
+from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.models.trackers.protocols import PropagationProtocol
 from corrflow.registry import MODELS, TASK_UTILS
 from corrflow.utils.launch import ConfigError
@@ -62,9 +63,14 @@ class LabelPropagator(BaseModel):
             size, an int resizes the short side to it (keeping the aspect
             ratio), ``(W, H)`` resizes to that size.
         size_divisor (int): processed frames are padded to multiples of it.
-        mean (Sequence[float] | None): per-channel mean subtracted from RGB in
-            [0, 1] before the backbone (None: no normalisation, as CorrFlow).
+        mean (Sequence[float] | None): per-channel mean subtracted before the
+            backbone, in the units of ``colour_space`` (RGB in [0, 1], or Lab)
+            (None: no normalisation, as CorrFlow).
         std (Sequence[float] | None): per-channel std (with ``mean``).
+        colour_space (str): ``'rgb'`` feeds RGB in [0, 1]; ``'lab'`` converts
+            frames to CIE Lab first (OpenCV's float conversion: L in [0, 100],
+            a and b about [-127, 127]), for encoders trained on Lab input
+            (e.g. Spa-then-Temp's, with mean (50, 0, 0) and std (50, 127, 127)).
         keypoint_sigma (float): std (pixels, original resolution) of the
             Gaussian seeds of keypoints.
         keypoint_topk (int): cells used by the soft-argmax read-out.
@@ -81,6 +87,7 @@ class LabelPropagator(BaseModel):
                  size_divisor: int = 8, mean: Sequence[float] | None = None,
                  std: Sequence[float] | None = None, keypoint_sigma: float = 4.0,
                  keypoint_topk: int = 5, amp: str | bool | None = None,
+                 colour_space: str = 'rgb',
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         if data_preprocessor is None:
@@ -104,6 +111,9 @@ class LabelPropagator(BaseModel):
         self.size_divisor = size_divisor
         if (mean is None) != (std is None):
             raise ConfigError('give both mean and std, or neither')
+        if colour_space not in ('rgb', 'lab'):
+            raise ConfigError(f'colour_space must be "rgb" or "lab", got {colour_space!r}')
+        self.colour_space = colour_space
         self.register_buffer('mean', None if mean is None else torch.tensor(mean).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer('std', None if std is None else torch.tensor(std).view(1, 3, 1, 1),
@@ -143,6 +153,8 @@ class LabelPropagator(BaseModel):
 
         Under an enclosing autocast the features come out in its dtype.
         """
+        if self.colour_space == 'lab':
+            frames = rgb_to_lab(frames)
         if self.mean is not None:
             frames = (frames - self.mean) / self.std
         feats = self.backbone(frames.contiguous(memory_format=torch.channels_last))
@@ -368,6 +380,7 @@ class LabelPropagator(BaseModel):
             encoder += f' + {type(self.neck).__name__}'
         info.update(
             encoder=encoder, stride=self.stride,
+            colour_space=self.colour_space,
             input_norm=(None if self.mean is None else
                         dict(mean=self.mean.flatten().tolist(), std=self.std.flatten().tolist())),
             input_size=self.input_size, size_divisor=self.size_divisor,
