@@ -411,7 +411,7 @@ def test_pack_clip_inputs_without_patch_is_unchanged():
     assert sample['inputs'].shape == (2, 3, 4, 4)
 
 
-# ----------------------------------------------------------------------------- RandomResizedCropClip
+# ---------------------------------------------------------------------------- RandomResizedCropClip
 def test_random_resized_crop_is_shared_and_within_its_ranges():
     from corrflow.datasets.transforms import RandomResizedCropClip
     ys, xs = np.mgrid[0:180, 0:320]

@@ -113,7 +113,7 @@ def test_uncertainty_mask_both_variants_against_loops():
 
 # ----------------------------------------------------------------------------- local distillation
 def dense_local(fq, fk, cq, ck, mask, fine_r, coarse_r, corrected):
-    """The original's computation: dense stride-4 affinity average-pooled over keys, then queries."""
+    """The original's way: the dense stride-4 affinity average-pooled over keys, then queries."""
     B, _, H, W = fq.shape
     h, w = cq.shape[-2:]
     A4 = dense_window_softmax(fq, fk, fine_r, 1 / math.sqrt(fq.shape[1])).detach()

@@ -1,4 +1,4 @@
-"""tools/convert_spa_then_temp_checkpoint.py on synthetic files with the release's names and shapes."""
+"""tools/convert_spa_then_temp_checkpoint.py on synthetic files with the release's names, shapes."""
 import importlib.util
 import re
 from collections import OrderedDict

@@ -23,7 +23,7 @@ TRACKER = {'tracker.conv1.weight': 'module.afterconv3_trans.weight',
 
 
 def release_state(with_counters: bool = True, seed: int = 0):
-    """The release's state dict (names, 5-D conv shapes, layer4) with random values, and the truth."""
+    """The release's state dict (names, 5-D conv shapes, layer4), random values, and the truth."""
     torch.manual_seed(seed)
     model = MODELS.build(tool.TIMECYCLE_RELEASE.model)
     truth = {k: (torch.randn_like(v) if v.is_floating_point() else v + 3)

@@ -13,7 +13,8 @@ from scipy.io import loadmat
 from corrflow.datasets.video_io import DataError, read_image
 from corrflow.registry import TRANSFORMS
 
-__all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadStartMasks', 'LoadJHMDBKeypoints', 'PackVideoInputs',
+__all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadStartMasks', 'LoadJHMDBKeypoints',
+           'PackVideoInputs',
            'read_indexed_png', 'read_jhmdb_joints', 'JHMDB_JOINTS']
 
 

@@ -3,9 +3,10 @@
 Pure numpy, no I/O. The keypoint seeds and their read-out belong to the
 propagator (:func:`corrflow.models.layers.propagation.gaussian_heatmaps` and
 :func:`~corrflow.models.layers.propagation.soft_argmax_topk`); the decoding
-they used is named in every PCK result, from the propagation settings. Shape shorthand: T frames, J joints, H height, W width,
-A thresholds. Points are (x, y) pixel coordinates, 0-based (JHMDB's
-``pos_img`` is 1-based: subtract 1 before use).
+they used is named in every PCK result, from the propagation settings.
+
+Shape shorthand: T frames, J joints, A thresholds. Points are (x, y) pixel
+coordinates, 0-based (JHMDB's ``pos_img`` is 1-based: subtract 1 before use).
 
 Default protocol (the lineages differ; this one is named in every output):
 frame 0 is the given seed and is not scored; the normaliser of a frame is

@@ -1,4 +1,4 @@
-"""Spa-then-Temp, temporal stage (Li & Liu, CVPR 2023): reconstruction plus affinity distillation."""
+"""Spa-then-Temp, temporal stage (Li & Liu, CVPR 2023): reconstruction and distillation."""
 from __future__ import annotations
 
 import torch
@@ -86,7 +86,8 @@ class SpaThenTemp(PropagationMixin, BaseModel):
     def __init__(self, backbone: dict | nn.Module, teacher: dict | nn.Module | None = None,
                  reconstruction: list | None = None, local_loss: dict | None = None,
                  uncertainty: dict | None = None, global_loss: dict | None = None,
-                 student_checkpoint: str | None = None, input_scale: float = 1.5, propagation_stage: int = 3,
+                 student_checkpoint: str | None = None, input_scale: float = 1.5,
+                 propagation_stage: int = 3,
                  propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
@@ -139,7 +140,7 @@ class SpaThenTemp(PropagationMixin, BaseModel):
         """Validation propagates with the student's ``propagation_stage`` alone (no dropout)."""
         return StageView(self.backbone, self.propagation_stage), None
 
-    def train(self, mode: bool = True) -> 'SpaThenTemp':
+    def train(self, mode: bool = True) -> SpaThenTemp:
         super().train(mode)
         if self.teacher is not None:
             self.teacher.train(False)

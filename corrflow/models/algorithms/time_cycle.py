@@ -1,4 +1,4 @@
-"""TimeCycle: learning correspondence from the cycle-consistency of time (Wang et al., CVPR 2019)."""
+"""TimeCycle: correspondence from the cycle-consistency of time (Wang et al., CVPR 2019)."""
 from __future__ import annotations
 
 import math

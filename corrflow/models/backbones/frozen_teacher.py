@@ -134,7 +134,7 @@ class FrozenTeacher(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.loaded = True  # e.g. a resumed training checkpoint, which holds the teacher
 
-    def train(self, mode: bool = True) -> 'FrozenTeacher':
+    def train(self, mode: bool = True) -> FrozenTeacher:
         """The teacher stays in eval mode."""
         super().train(False)
         return self

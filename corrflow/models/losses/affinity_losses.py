@@ -184,8 +184,8 @@ def pool_window_affinity(fine: Tensor, fine_radius: int, coarse_radius: int,
         for j in (0, 1):
             queries = grid[..., i::2, j::2]  # (B, n+2, n+2, h, w)
             for k in (0, 1):  # fine key row within its block
-                for l in (0, 1):
-                    ys, xs = 1 + k - i, 1 + l - j
+                for c in (0, 1):  # and column
+                    ys, xs = 1 + k - i, 1 + c - j
                     out += queries[:, ys:ys + 2 * m:2, xs:xs + 2 * m:2]
     out /= 16.0 if key_reduce == 'mean' else 4.0
     return out.view(B, m * m, H // 2, W // 2)
@@ -238,8 +238,9 @@ class LocalAffinityDistillLoss(nn.Module):
         """Stride-4 and stride-8 features (B, C, h, w) of target and reference; mask (B, h8, w8)."""
         h, w = coarse_query.shape[-2:]
         if fine_query.shape[-2:] != (2 * h, 2 * w):
-            raise ValueError(f'{type(self).__name__}: the fine features {tuple(fine_query.shape[-2:])}'
-                             f' must be twice the coarse ones {(h, w)}')
+            raise ValueError(f'{type(self).__name__}: the fine features '
+                             f'{tuple(fine_query.shape[-2:])} must be twice the coarse ones '
+                             f'{(h, w)}')
         with autocast_off(coarse_query.device.type):
             target = self.target(fine_query, fine_key)
             student = window_softmax(coarse_query, coarse_key, self.coarse_radius,
