@@ -95,9 +95,7 @@ class DAVISMetric(BaseMetric):
         global_row, rows = summarise_davis(seqs, {r['video']: (r['J'], r['F']) for r in results})
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
-            for name in (GLOBAL_CSV, PER_SEQUENCE_CSV):  # never leave stale numbers behind
-                if osp.exists(osp.join(self.out_dir, name)):
-                    os.remove(osp.join(self.out_dir, name))
+            self._remove_old_csvs()
             write_davis_csvs(self.out_dir, global_row, rows)
             settings = next((r['propagation'] for r in results if r['propagation']), None)
             with open(osp.join(self.out_dir, 'propagation.json'), 'w') as f:
@@ -108,6 +106,12 @@ class DAVISMetric(BaseMetric):
                 f'{self.out_dir}')
         return {k: float(v) for k, v in global_row.items()}
 
+    def _remove_old_csvs(self) -> None:
+        """Never leave the numbers of an earlier run beside new masks."""
+        for name in (GLOBAL_CSV, PER_SEQUENCE_CSV):
+            if osp.exists(osp.join(self.out_dir, name)):
+                os.remove(osp.join(self.out_dir, name))
+
     def _predictions_only(self, results: list, unscored: list) -> dict:
         """Predict-only mode: record what was written; no score."""
         if len(unscored) != len(results):
@@ -117,9 +121,7 @@ class DAVISMetric(BaseMetric):
         where = self.out_dir if self.out_dir and self.save_masks else None
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
-            for name in (GLOBAL_CSV, PER_SEQUENCE_CSV):  # no stale numbers beside new masks
-                if osp.exists(osp.join(self.out_dir, name)):
-                    os.remove(osp.join(self.out_dir, name))
+            self._remove_old_csvs()
             settings = next((r['propagation'] for r in results if r['propagation']), None)
             with open(osp.join(self.out_dir, 'propagation.json'), 'w') as f:
                 json.dump(dict(propagation=settings, sequences=[r['video'] for r in results],
