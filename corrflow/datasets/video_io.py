@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -15,10 +16,12 @@ from typing import Sequence
 import av
 import cv2
 import numpy as np
+from PIL import Image
 
 __all__ = ['VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'VideoInfo', 'read_image', 'probe_video',
            'count_video_frames', 'read_video_frames', 'natural_sort_key', 'DataError',
-           'FRAMES_MARKER', 'extracted_frame_rate', 'recorded_frame_rate']
+           'FRAMES_MARKER', 'extracted_frame_rate', 'recorded_frame_rate', 'PngSizeError',
+           'read_png_ids']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -26,6 +29,60 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 class DataError(RuntimeError):
     """A data file or list entry is missing, unreadable or malformed."""
+
+
+class PngSizeError(DataError):
+    """A PNG whose header declares another size than the one expected."""
+
+    def __init__(self, path: str, size: tuple[int, int], expected: tuple[int, int]) -> None:
+        self.path, self.size, self.expected = path, size, expected
+        super().__init__(f'{path}: the PNG is {size[1]}x{size[0]}, expected '
+                         f'{expected[1]}x{expected[0]}')
+
+
+def _declared_png_size(path: str) -> tuple[int, int] | None:
+    """(H, W) from a PNG's IHDR header (the first 24 bytes); None if it is not a PNG."""
+    with open(path, 'rb') as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
+        return None
+    width, height = struct.unpack('>II', head[16:24])
+    return height, width
+
+
+def read_png_ids(path: str, size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Palette indices (or grey levels) of an 8-bit single-channel PNG, None for other PNGs.
+
+    The size the header declares is checked first: a PNG whose size differs
+    from ``size`` is refused before any pixel is decompressed. Pillow decodes
+    the rest, with its decompression-bomb limit.
+
+    Args:
+        path (str): the PNG file.
+        size (tuple[int, int], optional): the expected (H, W).
+
+    Returns:
+        np.ndarray | None: (H, W) uint8, or None for a PNG that is not 8-bit
+        palette, grey or 1-bit.
+
+    Raises:
+        PngSizeError: the header declares another size than ``size``.
+        DataError: the file is not a readable image.
+    """
+    declared = _declared_png_size(path) if size is not None else None
+    if declared is not None and declared != tuple(size):
+        raise PngSizeError(path, declared, tuple(size))
+    try:
+        with Image.open(path) as image:
+            declared = (image.height, image.width)
+            if size is not None and declared != tuple(size):
+                raise PngSizeError(path, declared, tuple(size))
+            if image.mode not in ('P', 'L', '1'):
+                return None
+            ids = np.asarray(image)
+    except (OSError, Image.DecompressionBombError, SyntaxError) as err:
+        raise DataError(f'{path}: not a readable image ({err})') from None
+    return ids.astype(np.uint8) if ids.dtype == bool else ids
 
 
 def natural_sort_key(name: str) -> tuple:

@@ -9,7 +9,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from PIL import Image
 
-from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError, natural_sort_key
+from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, DataError, PngSizeError,
+                                        natural_sort_key, read_png_ids)
 from corrflow.registry import DATASETS
 
 __all__ = ['YouTubeVOSVideos']
@@ -192,9 +193,6 @@ class YouTubeVOSVideos(BaseDataset):
 
     def _check_start_mask(self, path: Path, video: str, ids: list[int],
                           size: tuple[int, int], frame: Path) -> None:
-        # corrflow.evaluation imports corrflow.datasets: import its PNG reader when used
-        from corrflow.evaluation.davis_io import PngSizeError, read_png_ids
-
         if not path.is_file():
             raise DataError(f'object {ids[0]} of video {video!r} starts at frame {path.stem} '
                             f'({self.ann_file}), but its mask {path} does not exist')

@@ -18,7 +18,6 @@ import math
 import multiprocessing
 import os
 import os.path as osp
-import struct
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from corrflow.datasets.video_io import DataError
+from corrflow.datasets.video_io import DataError, PngSizeError, read_png_ids
 from corrflow.evaluation.functional.davis import (VOID_LABEL, db_statistics, evaluate_frame,
                                                   num_objects)
 
@@ -271,60 +270,6 @@ def _png_names(folder: str) -> list[str]:
     if not osp.isdir(folder):
         return []
     return sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.png'))
-
-
-class PngSizeError(DataError):
-    """A PNG whose header declares another size than the one expected."""
-
-    def __init__(self, path: str, size: tuple[int, int], expected: tuple[int, int]) -> None:
-        self.path, self.size, self.expected = path, size, expected
-        super().__init__(f'{path}: the PNG is {size[1]}x{size[0]}, expected '
-                         f'{expected[1]}x{expected[0]}')
-
-
-def _declared_png_size(path: str) -> tuple[int, int] | None:
-    """(H, W) from a PNG's IHDR header (the first 24 bytes); None if it is not a PNG."""
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    if len(head) < 24 or head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
-        return None
-    width, height = struct.unpack('>II', head[16:24])
-    return height, width
-
-
-def read_png_ids(path: str, size: tuple[int, int] | None = None) -> np.ndarray | None:
-    """Palette indices (or grey levels) of an 8-bit single-channel PNG, None for other PNGs.
-
-    The size the header declares is checked first: a PNG whose size differs
-    from ``size`` is refused before any pixel is decompressed. Pillow decodes
-    the rest, with its decompression-bomb limit.
-
-    Args:
-        path (str): the PNG file.
-        size (tuple[int, int], optional): the expected (H, W).
-
-    Returns:
-        np.ndarray | None: (H, W) uint8, or None for a PNG that is not 8-bit
-        palette, grey or 1-bit.
-
-    Raises:
-        PngSizeError: the header declares another size than ``size``.
-        DataError: the file is not a readable image.
-    """
-    declared = _declared_png_size(path) if size is not None else None
-    if declared is not None and declared != tuple(size):
-        raise PngSizeError(path, declared, tuple(size))
-    try:
-        with Image.open(path) as image:
-            declared = (image.height, image.width)
-            if size is not None and declared != tuple(size):
-                raise PngSizeError(path, declared, tuple(size))
-            if image.mode not in ('P', 'L', '1'):
-                return None
-            ids = np.asarray(image)
-    except (OSError, Image.DecompressionBombError, SyntaxError) as err:
-        raise DataError(f'{path}: not a readable image ({err})') from None
-    return ids.astype(np.uint8) if ids.dtype == bool else ids
 
 
 def read_gt_frame(path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:

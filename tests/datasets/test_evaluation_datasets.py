@@ -14,7 +14,7 @@ from helpers import write_davis_layout  # noqa: E402
 
 from corrflow.datasets.video_io import DataError  # noqa: E402
 from corrflow.evaluation.davis_io import write_indexed_png  # noqa: E402
-from corrflow.registry import DATASETS  # noqa: E402
+from corrflow.registry import DATASETS, TRANSFORMS  # noqa: E402
 
 MASK_PIPELINE = [dict(type='LoadVideoFrames'), dict(type='LoadFirstFrameMask'),
                  dict(type='PackVideoInputs')]
@@ -87,6 +87,34 @@ def test_davis_videos_errors(davis_root, tmp_path):
     short = write_davis_layout(tmp_path / 'short', sequences=('seq-s',), frames=2, size=(16, 16))
     with pytest.raises(DataError, match='"seq-s" has 2 frame.* needs at least 3'):
         DATASETS.build(dict(type='DAVISVideos', data_root=str(short)))
+
+
+def test_first_frame_mask_errors_name_the_file(tmp_path):
+    """Masks are read by the one PNG reader: size from the header, 8-bit ids only."""
+    load = TRANSFORMS.build(dict(type='LoadFirstFrameMask'))
+    ids = np.zeros((24, 40), np.uint8)
+    ids[5:9, 3:7] = 2
+    good = tmp_path / 'good.png'
+    write_indexed_png(str(good), ids)
+    out = load(dict(first_mask_path=str(good), ori_shape=(24, 40)))
+    np.testing.assert_array_equal(out['first_mask'], ids)
+    # another size: refused from the header, before decoding
+    with pytest.raises(DataError, match=r'mask .*good.png is 40x24, the frames are 41x24'):
+        load(dict(first_mask_path=str(good), ori_shape=(24, 41)))
+    rgb = tmp_path / 'rgb.png'
+    Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(rgb)
+    with pytest.raises(DataError, match=r'mask .*rgb.png is not an 8-bit indexed'):
+        load(dict(first_mask_path=str(rgb), ori_shape=(24, 40)))
+    deep = tmp_path / 'deep.png'
+    Image.fromarray(ids.astype(np.uint16) * 300).save(deep)
+    with pytest.raises(DataError, match=r'mask .*deep.png is not an 8-bit indexed'):
+        load(dict(first_mask_path=str(deep), ori_shape=(24, 40)))
+    with pytest.raises(DataError, match=r'mask .*none.png does not exist'):
+        load(dict(first_mask_path=str(tmp_path / 'none.png'), ori_shape=(24, 40)))
+    broken = tmp_path / 'broken.png'
+    broken.write_bytes(b'not a png')
+    with pytest.raises(DataError, match=r'broken.png: not a readable image'):
+        load(dict(first_mask_path=str(broken)))
 
 
 # ----------------------------------------------------------------------------- JHMDB

@@ -7,10 +7,9 @@ from typing import Sequence
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from PIL import Image
 from scipy.io import loadmat
 
-from corrflow.datasets.video_io import DataError, read_image
+from corrflow.datasets.video_io import DataError, PngSizeError, read_image, read_png_ids
 from corrflow.registry import TRANSFORMS
 
 __all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadStartMasks', 'LoadJHMDBKeypoints',
@@ -18,23 +17,25 @@ __all__ = ['LoadVideoFrames', 'LoadFirstFrameMask', 'LoadStartMasks', 'LoadJHMDB
            'read_indexed_png', 'read_jhmdb_joints', 'JHMDB_JOINTS']
 
 
-def read_indexed_png(path: str) -> np.ndarray:
-    """Read a palette (or grayscale) PNG as its (H, W) uint8 index values."""
+def read_indexed_png(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A label mask: an 8-bit palette (or grayscale) PNG as its (H, W) uint8 ids.
+
+    Args:
+        path (str): the PNG file.
+        size (tuple[int, int], optional): the (H, W) of the frames it labels;
+            a PNG of another size is refused from its header, before decoding.
+    """
+    if not Path(path).is_file():
+        raise DataError(f'mask {path} does not exist')
     try:
-        with Image.open(path) as img:
-            if img.mode not in ('P', 'L', '1', 'I', 'I;16'):
-                raise DataError(f'mask {path} is a {img.mode} image; expected an indexed '
-                                '(palette) or grayscale PNG of label ids')
-            arr = np.array(img)
-    except FileNotFoundError:
-        raise DataError(f'mask {path} does not exist') from None
-    except (OSError, SyntaxError) as err:
-        raise DataError(f'mask {path} could not be read ({err})') from None
-    if arr.dtype != np.uint8:
-        if arr.max() > 255:
-            raise DataError(f'mask {path} has label values above 255')
-        arr = arr.astype(np.uint8)
-    return arr
+        mask = read_png_ids(path, size)
+    except PngSizeError as err:
+        raise DataError(f'mask {path} is {err.size[1]}x{err.size[0]}, the frames are '
+                        f'{size[1]}x{size[0]}') from None
+    if mask is None:
+        raise DataError(f'mask {path} is not an 8-bit indexed (palette) or grayscale PNG of '
+                        'label ids')
+    return mask
 
 
 #: JHMDB joint order.
@@ -88,12 +89,8 @@ class LoadFirstFrameMask(BaseTransform):
     """
 
     def transform(self, results: dict) -> dict:
-        path = results['first_mask_path']
-        mask = read_indexed_png(path)
-        if 'ori_shape' in results and mask.shape != tuple(results['ori_shape']):
-            raise DataError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]}, the frames are '
-                            f'{results["ori_shape"][1]}x{results["ori_shape"][0]}')
-        results['first_mask'] = mask
+        size = tuple(results['ori_shape']) if 'ori_shape' in results else None
+        results['first_mask'] = read_indexed_png(results['first_mask_path'], size)
         return results
 
 
@@ -111,10 +108,7 @@ class LoadStartMasks(BaseTransform):
         size = tuple(results['ori_shape']) if 'ori_shape' in results else None
         masks = {}
         for t, path in results['start_mask_paths'].items():
-            mask = read_indexed_png(path)
-            if size is not None and mask.shape != size:
-                raise DataError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]}, the frames '
-                                f'are {size[1]}x{size[0]}')
+            mask = read_indexed_png(path, size)
             ids = np.asarray(results['start_ids'][t], dtype=np.uint8)
             masks[int(t)] = np.where(np.isin(mask, ids), mask, 0).astype(np.uint8)
         results['start_masks'] = masks
