@@ -131,9 +131,13 @@ def _problems(converted: dict, sources: dict, model_state: dict) -> list[str]:
 def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) -> dict:
     """Convert, check, write and verify; returns the ``meta`` written.
 
+    Release keys without a corrflow name are not converted; they are listed in
+    the meta's ``unmatched_keys``.
+
     Raises:
         CheckpointError: SRC is unreadable/unsafe or its weights do not fit
-            the architecture (the problems were printed to stderr first).
+            the architecture; for the latter, its ``problems`` attribute lists
+            every unfilled, misshapen or unexpected entry, one line each.
     """
     if Path(dst).exists() and Path(src).exists() and Path(dst).resolve() == Path(src).resolve():
         raise CheckpointError('DST is the source file; choose another output path')
@@ -144,9 +148,6 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
         converted = {k: fmt.reshape(k, v) for k, v in converted.items()}
     except ValueError as err:
         raise CheckpointError(f'checkpoint {src}: {err}') from None
-    for key in unmatched:
-        print(f'warning: release key without a corrflow name, not converted: {key}',
-              file=sys.stderr)
 
     model = _build(fmt)
     model_state = model.state_dict()
@@ -158,17 +159,17 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
             filled.append(key)
     problems = _problems(converted, sources, model_state)
     if problems:
-        for line in problems:
-            print(line, file=sys.stderr)
         hint = ''
         if not converted and any(k.startswith(('backbone.', 'module.backbone.')) for k in state):
             hint = '; it already looks like a corrflow checkpoint (load it directly)'
         counts = {kind: sum(line.startswith(kind) for line in problems)
                   for kind in ('missing', 'shape', 'unexpected')}
-        raise CheckpointError(
+        error = CheckpointError(
             f'{src} does not fit {fmt.architecture}: {counts["missing"]} model entries '
             f'unfilled, {counts["shape"]} of another shape, {counts["unexpected"]} converted '
-            f'keys the model does not have (listed above); nothing written{hint}')
+            f'keys the model does not have; nothing written{hint}')
+        error.problems = problems
+        raise error
 
     out_state = {}
     for key in model_state:  # the model's order
@@ -192,7 +193,12 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
 
 
 def run_converter(fmt: ReleaseFormat, description: str, argv: list[str] | None = None) -> int:
-    """The command line ``SRC DST [--fp16]``; returns the exit code."""
+    """The command line ``SRC DST [--fp16]`` of the ``tools/convert_*.py`` scripts.
+
+    The only part of this module that prints: the problems and warnings that
+    :func:`convert_release` returns or raises go to stderr, the summary to
+    stdout. Returns the exit code.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='the release checkpoint')
     parser.add_argument('dst', help='the corrflow checkpoint to write')
@@ -202,9 +208,14 @@ def run_converter(fmt: ReleaseFormat, description: str, argv: list[str] | None =
     try:
         meta = convert_release(args.src, args.dst, fmt, args.fp16)
     except (CheckpointError, OSError) as err:
+        for line in getattr(err, 'problems', ()):
+            print(line, file=sys.stderr)
         message = ' '.join(str(err).split()) or type(err).__name__
         print(f'error: {message}', file=sys.stderr)
         return 1
+    for key in meta['unmatched_keys']:
+        print(f'warning: release key without a corrflow name, not converted: {key}',
+              file=sys.stderr)
     num = len(meta['converted_keys'])
     print(f'converted {num} tensors ({fmt.architecture}'
           f'{", float16" if args.fp16 else ""}) from {args.src}')

@@ -8,8 +8,9 @@ import torch
 import torchvision
 
 from corrflow.registry import MODELS
-from corrflow.utils import load_checkpoint_file, load_model_weights
+from corrflow.utils import CheckpointError, load_checkpoint_file, load_model_weights
 from corrflow.utils.convert import timecycle_release_key
+from corrflow.utils.release_conversion import convert_release
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -103,3 +104,8 @@ def test_a_release_of_another_architecture_is_refused(tmp_path, capsys):
     assert 'shape: neck.conv.weight is (256, 1024, 1, 1)' in err
     assert err.strip().splitlines()[-1].startswith('error: ') and 'nothing written' in err
     assert not (tmp_path / 'out.pth').exists()
+    # the library function prints nothing: the problems travel with the error
+    with pytest.raises(CheckpointError, match='nothing written') as info:
+        convert_release(str(src), str(tmp_path / 'out.pth'), tool.TIMECYCLE_RELEASE)
+    assert info.value.problems[0].startswith('missing: backbone.layer3.5.conv3.weight')
+    assert capsys.readouterr() == ('', '')
