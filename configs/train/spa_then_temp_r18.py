@@ -9,3 +9,4 @@ model = dict(
     student_checkpoint=stage1,
     teacher=dict(backbone=dict(depth=18), checkpoint=stage1),
 )
+test_config = 'configs/test/spa_then_temp_r18_d8.py'

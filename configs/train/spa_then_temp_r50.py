@@ -41,6 +41,8 @@ param_scheduler = [
          end=max_epochs, T_max=max_epochs, convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=64)
+# what tools/train.py suggests to evaluate the student with (protocol B, d8)
+test_config = 'configs/test/spa_then_temp_r50_d8.py'
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 log_processor = dict(by_epoch=True)
 sync_bn = 'torch'

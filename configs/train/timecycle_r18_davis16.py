@@ -37,6 +37,7 @@ train_dataloader = dict(
     ),
 )
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+test_config = 'configs/test/timecycle_r18_davis.py'
 train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop', max_iters=max_iters)
 log_processor = dict(by_epoch=False)
 default_hooks = dict(

@@ -37,6 +37,8 @@ optim_wrapper = dict(
 )
 param_scheduler = []
 auto_scale_lr = dict(enable=False, base_batch_size=36)
+# what tools/train.py suggests to evaluate the run with (TimeCycle's own protocol)
+test_config = 'configs/test/timecycle_davis.py'
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30)
 log_processor = dict(by_epoch=True)
 default_hooks = dict(
