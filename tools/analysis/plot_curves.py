@@ -5,7 +5,7 @@
 A RUN is an mmengine ``scalars.json`` (``WORK_DIR/<timestamp>/vis_data/scalars.json``)
 or a folder holding one (searched recursively; a run resumed into the same work
 dir has several, read in order). Every panel shares the iteration axis: the
-loss terms (raw values, and a moving average when ``--smooth`` > 1), the
+loss terms and other scalars (raw values, and a moving average when ``--smooth`` > 1), the
 scheduled-sampling probability and the learning rate. Runs are overlaid, one
 colour each, so an ablation reads at a glance.
 """
@@ -20,12 +20,22 @@ import numpy as np
 
 DEFAULT_KEYS = ('loss', 'loss_short', 'loss_cycle', 'sampling_prob', 'lr')
 TITLES = {
-    'loss': 'loss (short-term + weighted cycle)',
+    'loss': 'loss (the weighted terms summed)',
     'loss_short': 'short-term reconstruction',
     'loss_cycle': 'cycle consistency (weighted)',
     'sampling_prob': 'scheduled-sampling probability',
     'lr': 'learning rate',
+    'loss_long': 'long cycles (weighted grid loss)',
+    'loss_skip': 'skip cycles (weighted grid loss)',
+    'loss_sim': 'minus the inlier affinity mass (weighted)',
+    'grid_long': 'long-cycle grid loss (unweighted)',
+    'inlier': 'inlier affinity mass (unweighted)',
+    'encoder_frozen': 'encoder frozen (1) or trained (0)',
 }
+#: Schedules, drawn as logged; every other key is also drawn as a moving mean
+#: with --smooth (mmengine logs loss terms as a mean over its window, other
+#: scalars as the iteration's own value).
+SCHEDULE_KEYS = ('lr', 'sampling_prob', 'encoder_frozen')
 
 
 class CurveError(Exception):
@@ -105,7 +115,7 @@ def plot_runs(runs: list[dict], labels: list[str], keys: list[str], out: Path,
                 continue
             iters, values = run[key]
             colour = colours[i % len(colours)]
-            if smooth > 1 and key.startswith('loss'):
+            if smooth > 1 and key not in SCHEDULE_KEYS:
                 ax.plot(iters, values, color=colour, alpha=0.2, linewidth=0.8)
                 ax.plot(iters, moving_average(values, smooth), color=colour, linewidth=1.4,
                         label=label)
