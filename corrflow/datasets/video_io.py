@@ -1,4 +1,4 @@
-"""Reading frames from image files and video files, with clear errors.
+"""Reading frames from image files and video files, and label ids from PNGs, with clear errors.
 
 Videos are decoded with OpenCV; files that OpenCV cannot open or decode (its
 bundled FFmpeg lacks some codecs and containers) are decoded with PyAV instead.
