@@ -77,13 +77,14 @@ def test_a_trained_model_fills_the_test_config_it_names(path):
     cfg = Config.fromfile(str(path))
     test_config = cfg.get('test_config', 'configs/test/corrflow_davis.py')
     assert (REPO / test_config).is_file(), f'{path.name} names a missing {test_config}'
-    trained = MODELS.build(cfg.model).state_dict()
+    model = MODELS.build(cfg.model)
+    trained = model.state_dict()
     propagator = MODELS.build(Config.fromfile(str(REPO / test_config)).model).state_dict()
     assert propagator
     missing = [k for k in propagator if k not in trained]
     wrong = [k for k in propagator if k in trained and trained[k].shape != propagator[k].shape]
     assert not missing and not wrong, (test_config, missing[:3], wrong[:3])
-    family = type(MODELS.build(cfg.model)).__name__
+    family = type(model).__name__
     expected = {'RecursiveFlow': 'corrflow_', 'TimeCycle': 'timecycle_',
                 'SpaThenTemp': 'spa_then_temp_'}[family]
     assert Path(test_config).name.startswith(expected)
