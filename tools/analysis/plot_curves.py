@@ -31,6 +31,11 @@ TITLES = {
     'grid_long': 'long-cycle grid loss (unweighted)',
     'inlier': 'inlier affinity mass (unweighted)',
     'encoder_frozen': 'encoder frozen (1) or trained (0)',
+    'loss_rec_s4': 'dropped-channel reconstruction, stride 4 (weighted)',
+    'loss_rec_s8': 'dropped-channel reconstruction, stride 8 (weighted)',
+    'loss_local': 'local affinity distillation, s8 vs s4 (weighted)',
+    'loss_global': 'global affinity distillation from the teacher (weighted)',
+    'mask_fraction': 'share of cells in the uncertainty mask',
 }
 #: Schedules, drawn as logged; every other key is also drawn as a moving mean
 #: with --smooth (mmengine logs loss terms as a mean over its window, other
