@@ -117,23 +117,32 @@ def init_model(config: str | Path | Config | None = None, checkpoint: str | Path
     return model.to(device).eval()
 
 
-def read_video(source: str | Path | np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+def read_video(source: str | Path | np.ndarray | Sequence[np.ndarray],
+               max_frames: int | None = None) -> tuple[np.ndarray, float]:
     """Frames of a video file, a folder of frames, or arrays.
+
+    Args:
+        source: a video file, a folder of frames, an array (T, H, W, 3) or a
+            list of frames.
+        max_frames (int, optional): keep only the first ``max_frames`` frames;
+            of a file or folder, only those are decoded (all by default).
 
     Returns:
         tuple[np.ndarray, float]: (T, H, W, 3) uint8 RGB frames and the frame
         rate (from the container; 0.0 when unknown).
     """
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f'max_frames must be at least 1, got {max_frames}')
     if isinstance(source, np.ndarray):
-        return _check_frames(source), 0.0
+        return _check_frames(source[:max_frames]), 0.0
     if isinstance(source, (list, tuple)):
-        return read_video(np.stack(source))
+        return read_video(np.stack(source[:max_frames]))
     path = Path(source)
     if not path.exists():
         raise DataError(f'video {path} does not exist')
     if path.is_dir():
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
-                       key=lambda p: natural_sort_key(p.name))
+                       key=lambda p: natural_sort_key(p.name))[:max_frames]
         if not files:
             raise DataError(f'folder {path} holds no frames ({", ".join(IMAGE_EXTENSIONS)})')
         frames = [read_image(p) for p in files]
@@ -148,6 +157,8 @@ def read_video(source: str | Path | np.ndarray | Sequence[np.ndarray]) -> tuple[
     num = count_video_frames(path)
     if num < 1:
         raise DataError(f'video {path} has no decodable frame')
+    if max_frames is not None:
+        num = min(num, max_frames)
     return np.stack(read_video_frames(path, list(range(num)))), info.fps
 
 

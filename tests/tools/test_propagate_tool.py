@@ -14,7 +14,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import write_random_corrflow_checkpoint  # noqa: E402
 
-from corrflow.apis import init_model, propagate  # noqa: E402
+from corrflow.apis import init_model, propagate, read_video  # noqa: E402
 from corrflow.datasets.video_io import DataError, count_video_frames  # noqa: E402
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png  # noqa: E402
 
@@ -160,6 +160,20 @@ def test_api_progress_callback(clip):
     # a strided view of the frames gives the same masks as the file (no copy is needed)
     from_file = propagate(model, clip['frames'], clip['mask_png'])
     assert (from_file['masks'] == result['masks']).all()
+
+
+def test_read_video_max_frames(clip):
+    """The first frames only, from a file, a folder and an array, and the same frames."""
+    full, fps = read_video(clip['mp4'])
+    assert len(full) == T and fps == pytest.approx(12.0)
+    for source in (clip['mp4'], clip['frames'], full, list(full)):
+        first, _ = read_video(source, max_frames=3)
+        assert first.shape == (3, H, W, 3)
+    assert (read_video(clip['frames'], max_frames=3)[0] == read_video(clip['frames'])[0][:3]).all()
+    assert (read_video(clip['mp4'], max_frames=3)[0] == full[:3]).all()
+    assert len(read_video(clip['mp4'], max_frames=T + 10)[0]) == T
+    with pytest.raises(ValueError, match='max_frames must be at least 1, got 0'):
+        read_video(clip['mp4'], max_frames=0)
 
 
 @pytest.mark.parametrize('frames,message', [

@@ -146,10 +146,9 @@ def run(args: argparse.Namespace) -> dict:
     temperature = float(getattr(protocol, 'temperature', 1.0))
     videos = []
     for source in args.videos:
-        frames, _ = read_video(source)
+        frames, _ = read_video(source, max_frames=args.max_frames)
         if len(frames) < 2:
             raise DataError(f'video {source} has {len(frames)} frame; at least 2 are needed')
-        frames = frames[:args.max_frames]
         videos.append(dict(video=str(source), frames=len(frames),
                            **measure(model, frames, radius, temperature)))
     window = (2 * radius + 1) ** 2
