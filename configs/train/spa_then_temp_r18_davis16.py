@@ -12,7 +12,7 @@
 #     radii in cells, so they cover 48 px as in the paper);
 #   - batch 4, 1,000 iterations, Adam 5e-4 warmed up linearly over 50 iterations,
 #     then cosine to 0.001x. The reference's 5e-5 fine-tunes stage-1 weights; from
-#     random weights it barely moves the student in 1,000 iterations (DAVIS subset
+#     random weights it does not train the student in 1,000 iterations (DAVIS subset
 #     B-lite J&F 0.2232, below the random initialisation's 0.2929; 5e-4: 0.4127).
 # Losses, weights and variants are the reference's.
 _base_ = ['./spa_then_temp_r18.py']
