@@ -33,17 +33,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import DictAction
 from mmengine.config.utils import ConfigParsingError
 from torch import Tensor
 
 from corrflow.apis.inference import DEFAULT_CONFIG, init_model, read_video
 from corrflow.datasets.video_io import DataError
+from corrflow.models.layers.local_attention import local_affinity
 from corrflow.models.layers.propagation import padded_size
 from corrflow.utils.checkpoint import CheckpointError
 from corrflow.utils.launch import ConfigError, run_with_one_line_errors
-from corrflow.utils.precision import autocast_off, full_precision
 
 USER_ERRORS = (DataError, CheckpointError, ConfigError, ConfigParsingError, OSError)
 
@@ -67,29 +66,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def window_logits(query: Tensor, ref: Tensor, radius: int) -> Tensor:
-    """Affinities of every cell of ``query`` with the window around it in ``ref``.
-
-    Args:
-        query, ref: (C, h, w) features.
-        radius: window radius R in cells.
-
-    Returns:
-        Tensor: (K, h, w) with K = (2R+1)^2, offsets in row-major order;
-        keys outside ``ref`` are ``-inf``.
-    """
-    C, h, w = ref.shape
-    side = 2 * radius + 1
-    padded = F.pad(ref, (radius, radius, radius, radius))
-    inside = F.pad(torch.ones(h, w, dtype=torch.bool), (radius, radius, radius, radius))
-    out = torch.empty(side * side, h, w, dtype=query.dtype)
-    for k in range(side * side):
-        dy, dx = divmod(k, side)
-        out[k] = (query * padded[:, dy:dy + h, dx:dx + w]).sum(0)
-        out[k].masked_fill_(~inside[dy:dy + h, dx:dx + w], float('-inf'))
-    return out
-
-
 def sharpness(logits: Tensor, temperature: float) -> dict[str, Tensor]:
     """Per-cell perplexity, top-1 weight and logit range of a (K, h, w) window softmax."""
     prob = torch.softmax(logits / temperature, dim=0)
@@ -102,22 +78,12 @@ def sharpness(logits: Tensor, temperature: float) -> dict[str, Tensor]:
 
 
 def video_features(model, frames: np.ndarray) -> list[Tensor]:
-    """(T, H, W, 3) uint8 -> per frame (C, h, w) features as the protocol compares them."""
-    T, H, W, _ = frames.shape
-    proc = model.processing_size((H, W))
+    """(T, H, W, 3) uint8 -> per frame (1, C, h, w) features as the protocol compares them."""
+    proc = model.processing_size(frames.shape[1:3])
     padded = padded_size(proc, model.size_divisor)
-    precision = model.precision
     video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
-    feats = []
     with torch.no_grad():
-        for t in range(T):
-            with autocast_off(precision.device_type):
-                x = model._prepare(video[t], proc, padded)
-            with precision.autocast():
-                feat = model.embed(x)
-            feat = feat.to(full_precision(feat.dtype))
-            feats.append(model.protocol.prepare_features(feat)[0].float().contiguous())
-    return feats
+        return [model.frame_features(frame, proc, padded).float() for frame in video]
 
 
 def measure(model, frames: np.ndarray, radius: int, temperature: float) -> dict[str, float]:
@@ -125,7 +91,7 @@ def measure(model, frames: np.ndarray, radius: int, temperature: float) -> dict[
     feats = video_features(model, frames)
     values: dict[str, list[Tensor]] = dict(perplexity=[], top1=[], logit_range=[])
     for prev, cur in zip(feats, feats[1:]):
-        figures = sharpness(window_logits(cur, prev, radius), temperature)
+        figures = sharpness(local_affinity(cur, prev, radius)[0], temperature)
         for key, value in figures.items():
             values[key].append(value.flatten())
     return {key: float(torch.cat(v).median()) for key, v in values.items()}

@@ -184,6 +184,33 @@ class LabelPropagator(BaseModel):
             x = F.pad(x, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
         return x
 
+    def frame_features(self, frame: Tensor, proc: tuple[int, int],
+                       padded: tuple[int, int]) -> Tensor:
+        """One frame's features as the protocol compares them, as propagation computes them.
+
+        Args:
+            frame (Tensor): (3, H, W) uint8 RGB (a strided view is fine).
+            proc (tuple[int, int]): :meth:`processing_size` of (H, W).
+            padded (tuple[int, int]): ``proc`` padded to ``size_divisor``.
+
+        Returns:
+            Tensor: (1, C, h, w) in full precision, the grid of ``padded`` at
+            :attr:`stride`, after the protocol's ``prepare_features``.
+        """
+        precision = self.precision
+        with autocast_off(precision.device_type):  # frames are resized in fp32
+            x = self._prepare(frame, proc, padded)
+        with precision.autocast():
+            feat = self.embed(x)  # (1, C, h, w)
+        # context features are kept in fp32; the attention casts them for its products
+        feat = feat.to(full_precision(feat.dtype))
+        s = self.stride
+        grid = (padded[0] // s, padded[1] // s)
+        if feat.shape[-2:] != grid:
+            raise ValueError(f'{type(self.backbone).__name__} gave a {tuple(feat.shape[-2:])}'
+                             f' grid for a {padded} frame; expected {grid} at stride {s}')
+        return self.protocol.prepare_features(feat)
+
     # ------------------------------------------------------------------ mmengine API
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         """``'predict'``: propagate (see class doc); ``'tensor'``: embed (N, 3, H, W)."""
@@ -218,23 +245,11 @@ class LabelPropagator(BaseModel):
         T, _, H, W = video.shape
         proc = self.processing_size((H, W))
         padded = padded_size(proc, self.size_divisor)
-        s = self.stride
-        grid = (padded[0] // s, padded[1] // s)
-        protocol = self.protocol
-
+        grid = (padded[0] // self.stride, padded[1] // self.stride)
         precision = self.precision
 
         def features(t: int) -> Tensor:
-            with autocast_off(precision.device_type):  # frames are resized in fp32
-                frame = self._prepare(video[t], proc, padded)
-            with precision.autocast():
-                feat = self.embed(frame)  # (1, C, h, w)
-            # context features are kept in fp32; the attention casts them for its products
-            feat = feat.to(full_precision(feat.dtype))
-            if feat.shape[-2:] != grid:
-                raise ValueError(f'{type(self.backbone).__name__} gave a {tuple(feat.shape[-2:])}'
-                                 f' grid for a {padded} frame; expected {grid} at stride {s}')
-            return protocol.prepare_features(feat)
+            return self.frame_features(video[t], proc, padded)
 
         out = dict(video=sample.get('video', ''))
         if 'first_mask' in sample or 'start_masks' in sample:
