@@ -52,7 +52,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from corrflow.datasets.video_io import DataError, read_image
 from corrflow.evaluation.davis_io import read_png_ids
@@ -271,9 +270,10 @@ def load_model(config: str, checkpoint: str, device: str) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def embed_frames(model: torch.nn.Module, frames: list[np.ndarray],
-                 device: str) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Embed frames as label propagation does (resize, bottom/right replicate padding).
+def embed_frames(model: torch.nn.Module,
+                 frames: list[np.ndarray]) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Embed frames on the model's device as label propagation does (resize, bottom/right
+    replicate padding: ``LabelPropagator._prepare``).
 
     Returns:
         tuple[Tensor, tuple[int, int]]: (T, C, h, w) features on the CPU (the
@@ -288,12 +288,7 @@ def embed_frames(model: torch.nn.Module, frames: list[np.ndarray],
     padded = padded_size(proc, model.size_divisor)
     feats = []
     for frame in frames:
-        x = torch.from_numpy(frame).permute(2, 0, 1)[None].to(device).float().div_(255.0)
-        if proc != (H, W):
-            x = F.interpolate(x, size=proc, mode='bilinear', align_corners=False,
-                              antialias=proc[0] < H)
-        if padded != proc:
-            x = F.pad(x, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
+        x = model._prepare(torch.from_numpy(frame).permute(2, 0, 1), proc, padded)
         feats.append(model.embed(x)[0].float().cpu())  # (C, h, w)
     return torch.stack(feats), proc
 
@@ -304,7 +299,7 @@ def cmd_features(args: argparse.Namespace) -> None:
         raise VisualizeError(f'--max-frames must be >= 1, got {args.max_frames}')
     frames, names = read_frames(args.source, max_frames=args.max_frames)
     model = load_model(args.config, args.checkpoint, args.device)
-    feats, proc = embed_frames(model, frames, args.device)
+    feats, proc = embed_frames(model, frames)
     H, W = frames[0].shape[:2]
     colours = pca_colour_features(feats)  # (T, h, w, 3) uint8, one basis for all frames
     grid = torch.from_numpy(colours).permute(0, 3, 1, 2).float()  # (T, 3, h, w)
@@ -363,7 +358,7 @@ def cmd_attention(args: argparse.Namespace) -> None:
     radius = args.radius if args.radius is not None else int(getattr(protocol, 'radius', 6))
     if radius < 0:
         raise VisualizeError(f'--radius must be >= 0, got {radius}')
-    feats, proc = embed_frames(model, frames, args.device)
+    feats, proc = embed_frames(model, frames)
     feats = protocol.prepare_features(feats)
     temperature = float(getattr(protocol, 'temperature', 1.0))
     maps = chained_attention_maps(feats, (x, y), model.stride, radius, (H, W), proc, temperature)
