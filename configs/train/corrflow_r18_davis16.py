@@ -65,4 +65,5 @@ custom_hooks = [
     dict(type='ScheduledSamplingHook'),
     dict(type='ReconstructionVisualizationHook', interval=250),
     dict(type='VideoProgressHook'),
+    dict(type='PreciseBNHook', num_batches=40),  # see default_runtime.py
 ]

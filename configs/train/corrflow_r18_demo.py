@@ -41,4 +41,5 @@ custom_hooks = [
     dict(type='ScheduledSamplingHook'),
     dict(type='ReconstructionVisualizationHook', interval=40),
     dict(type='VideoProgressHook'),
+    dict(type='PreciseBNHook', num_batches=10),  # see default_runtime.py; 10 for a short run
 ]

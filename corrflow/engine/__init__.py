@@ -1,4 +1,6 @@
-from .hooks import ReconstructionVisualizationHook, ScheduledSamplingHook, VideoProgressHook
+from .bn_recalibration import calibration_batches, recalibrate_bn
+from .hooks import (PreciseBNHook, ReconstructionVisualizationHook, ScheduledSamplingHook,
+                    VideoProgressHook)
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .random_state import PositionSeededDataset, capture_random_state, restore_random_state
 from .resumable_loop import RandomStateHook, ResumableInfiniteSampler, ResumableIterBasedTrainLoop
@@ -10,7 +12,8 @@ from corrflow.utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 
-__all__ = ['CPUAutocastOptimWrapper', 'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
+__all__ = ['CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches', 'recalibrate_bn',
+           'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
            'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
            'RandomStateHook', 'PositionSeededDataset', 'capture_random_state',
            'restore_random_state',

@@ -221,3 +221,38 @@ def test_teacher_forcing_always_feeds_the_ground_truth():
     truth, pred = torch.zeros(2, 4, 3, 3), torch.ones(2, 4, 3, 3)
     for _ in range(20):
         assert model._sample_reference(truth, pred, model.sampling_prob) is truth
+
+
+def _train_steps(bn_stats: str, steps: int = 4):
+    torch.manual_seed(0)
+    model = build_model(bn_stats=bn_stats, bottleneck=dict(type='ColourBottleneck', keep_prob=0.5,
+                                                           jitter_prob=0.0))
+    model.train()
+    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-3))
+    torch.manual_seed(1)
+    clean_steps = 0
+    for step in range(steps):
+        frames, samples = make_batch(seed=step)
+        before = model.backbone.bn1.num_batches_tracked.item()
+        optim.update_params(sum(v for k, v in model.loss(frames, samples).items()
+                                if k.startswith('loss')))
+        clean_steps += model.backbone.bn1.num_batches_tracked.item() > before
+    return model, clean_steps
+
+
+def test_clean_bn_statistics_change_only_the_running_statistics():
+    reference, _ = _train_steps('all')
+    clean, clean_steps = _train_steps('clean')
+    # the weights follow the same trajectory: training normalises with batch statistics
+    for (name, p), q in zip(reference.named_parameters(), clean.parameters()):
+        assert torch.equal(p, q), name
+    assert 0 < clean_steps < 4  # keep_prob 0.5 under this seed: some batches dropped colour
+    assert int(reference.backbone.bn1.num_batches_tracked) == 4 * 3  # 3 frames per clip
+    assert int(clean.backbone.bn1.num_batches_tracked) == clean_steps * 3
+    assert not torch.equal(reference.backbone.bn1.running_mean, clean.backbone.bn1.running_mean)
+    assert clean.backbone.bn1.track_running_stats  # restored after the frozen passes
+
+
+def test_bn_stats_mode_is_checked():
+    with pytest.raises(ConfigError, match='bn_stats'):
+        build_model(bn_stats='some')

@@ -9,11 +9,13 @@ from torch import Tensor
 
 from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
 from corrflow.models.algorithms.propagation_mixin import PropagationMixin
+from corrflow.models.layers.batch_norm import frozen_bn_statistics
 from corrflow.registry import MODELS
 from corrflow.utils.launch import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
 
 _DRAW_MODES = ('iteration', 'sample')
+_BN_STATS_MODES = ('all', 'clean')
 
 
 def _build(module: dict | nn.Module | None) -> nn.Module | None:
@@ -73,6 +75,13 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         sampling_end (float): sampling probability at the end of training.
         sampling_draw (str): ``'iteration'`` (one draw for the batch, as the
             original) or ``'sample'`` (one draw per clip).
+        bn_stats (str): which training passes update the batch-norm running
+            statistics: ``'all'`` (the original: every pass, 70 % of them on
+            colour-dropped frames) or ``'clean'`` (only batches the bottleneck
+            left unchanged, i.e. what the test sees). Normalisation in training
+            always uses the batch's own statistics, so the weights are the same
+            either way; only the stored statistics differ. The
+            ``PreciseBNHook`` re-estimates them after training in either case.
         propagation (dict | None): label-propagation settings used by
             :meth:`predict` (validation during training): the keyword arguments
             of :class:`~corrflow.models.trackers.LabelPropagator` other than the
@@ -86,7 +95,7 @@ class RecursiveFlow(PropagationMixin, BaseModel):
                  num_classes: int | None = None, cycle_weight: float = 0.1,
                  sampling_start: float = 0.9,
                  sampling_end: float = 0.6, sampling_draw: str = 'iteration',
-                 propagation: dict | None = None,
+                 bn_stats: str = 'all', propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         if data_preprocessor is None:
@@ -96,6 +105,8 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if sampling_draw not in _DRAW_MODES:
             raise ConfigError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
+        if bn_stats not in _BN_STATS_MODES:
+            raise ConfigError(f'bn_stats must be one of {_BN_STATS_MODES}, got {bn_stats!r}')
         if num_classes is not None and num_classes < 2:
             raise ConfigError(f'num_classes must be None (from the data) or >= 2, got '
                               f'{num_classes}')
@@ -108,6 +119,7 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         self.sampling_start = sampling_start
         self.sampling_end = sampling_end
         self.sampling_draw = sampling_draw
+        self.bn_stats = bn_stats
         self.propagation = dict(propagation or {})
         self.train_progress = 0.0
         self._record_next = False
@@ -131,6 +143,16 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         in fp32 as in bf16/fp16).
         """
         return self.neck(self.backbone(frames.contiguous(memory_format=torch.channels_last)))
+
+    def bn_statistics_module(self) -> nn.Module:
+        """The modules whose batch-norm statistics propagation uses: backbone and neck."""
+        return nn.ModuleList([self.backbone, self.neck])
+
+    def clean_encoder_passes(self, inputs: Tensor) -> None:
+        """The passes of a training batch (B, T, 3, H, W), one per frame as in :meth:`loss`,
+        on the frames as the test sees them (no bottleneck)."""
+        for t in range(inputs.shape[1]):
+            self.embed(inputs[:, t])
 
     def attend(self, target_emb: Tensor, ref_emb: Tensor, ref_labels: Tensor) -> Tensor:
         """Label distributions of the target frame copied from the reference frame."""
@@ -233,7 +255,9 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         net_in = self.bottleneck(inputs) if self.bottleneck is not None else inputs
         # One backbone pass per frame: batch-norm statistics over the B frames of a
         # time step, the same as recomputing the embedding in every attend call.
-        emb = [self.embed(net_in[:, t]) for t in range(T)]  # T x (B, C, h, w)
+        altered = self.bn_stats == 'clean' and not torch.equal(net_in, inputs)
+        with frozen_bn_statistics(self, frozen=altered):
+            emb = [self.embed(net_in[:, t]) for t in range(T)]  # T x (B, C, h, w)
         size = emb[0].shape[-2:]
         # fp32 one-hot maps (also under mixed precision: the scheduled-sampling mix is fp32)
         onehot = [self.head.downsample_labels(targets[:, t], num_classes, size)

@@ -154,6 +154,16 @@ class SpaThenTemp(PropagationMixin, BaseModel):
         raise ValueError(f'{type(self).__name__} supports modes "loss" and "predict", got '
                          f'{mode!r}')
 
+    def bn_statistics_module(self) -> nn.Module:
+        """The student, whose batch-norm statistics propagation uses (not the teacher)."""
+        return self.backbone
+
+    def clean_encoder_passes(self, inputs: Tensor) -> None:
+        """The student's pass of a batch of pairs (B, 2, 3, H, W) as in :meth:`loss`, on
+        normalised Lab with no channel dropped and no input scale, as the test sees it."""
+        lab = normalised_lab(inputs)
+        self.backbone(lab.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+
     def dropped_input(self, lab: Tensor) -> tuple[Tensor, int]:
         """Zero one chroma channel (drawn once for the batch) and scale: (input, channel)."""
         channel = 1 + int(torch.randint(2, ()).item())

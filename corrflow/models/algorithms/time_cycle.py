@@ -137,6 +137,18 @@ class TimeCycle(PropagationMixin, BaseModel):
             feats = feats.detach()
         return self.neck(feats)
 
+    def bn_statistics_module(self) -> nn.Module:
+        """The modules whose batch-norm statistics propagation uses: backbone and neck."""
+        return nn.ModuleList([self.backbone, self.neck])
+
+    def clean_encoder_passes(self, inputs: Tensor) -> None:
+        """The whole-frame passes of a training batch (B, T, 3, H, W) as in :meth:`loss`:
+        the base frames together, then the target frame (the rotated patch, which the
+        test never sees, is left out)."""
+        frames = (inputs - self.mean.unsqueeze(1)) / self.std.unsqueeze(1)
+        self.embed(frames[:, :-1].flatten(0, 1))
+        self.embed(frames[:, -1])
+
     def _hop(self, query: Tensor, frame: Tensor, frame_raw: Tensor | None):
         """Match unit-length ``query`` patches in ``frame``: affinity, affine, feature crop."""
         affinity = patch_affinity(query, frame, self.affinity_scale)
