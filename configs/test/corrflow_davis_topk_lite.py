@@ -1,4 +1,6 @@
-# Protocol B at a reduced cost, for CPU runs: frames resized to short side 240,
+# Protocol B at a reduced cost, for CPU runs, under the 'centred' rules of
+# corrflow_davis_topk.py (the earlier "B-lite" numbers; CRW's rules:
+# corrflow_davis_crw_lite.py): frames resized to short side 240,
 # radius 12 at stride 4 (+-48 px at 240p, the +-96 px at 480p of the standard
 # +-12 cells at stride 8) and frame 0 + 5 preceding frames instead of 20. Top-10,
 # temperature 0.07, L2-normalised features and soft labels as in

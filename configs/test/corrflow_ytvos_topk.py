@@ -10,6 +10,8 @@ model = dict(
         radius=24,  # +-12 cells at stride 8 = +-24 cells at stride 4
         num_context=20,
         topk=10,
-        temperature=0.07),
+        temperature=0.07,
+        # corrflow's rules: no reference defines objects that start after frame 0
+        preset='centred'),
     input_size=480,  # short side 480, aspect ratio kept
 )

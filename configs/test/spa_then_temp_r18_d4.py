@@ -16,7 +16,7 @@ model = dict(
     mean=(50.0, 0.0, 0.0),
     std=(50.0, 127.0, 127.0),
     propagation=dict(type='TopKMemoryPropagation', radius=35, num_context=20, topk=10,
-                     temperature=0.07),
+                     temperature=0.07, preset='spa_then_temp'),
     input_size=480,
     size_divisor=8,
 )

@@ -221,3 +221,60 @@ def test_inference_and_autograd_paths_give_the_same_output(topk):
     with torch.no_grad():
         without = run()
     torch.testing.assert_close(without, with_grad.detach(), rtol=0, atol=0)
+
+
+def _dense_topk_memory(q, ks, vs, radius, topk, temperature, restricted, circle, ties):
+    """Brute force: every query's candidate keys listed explicitly."""
+    B, C, H, W = q.shape
+    L = vs[0].shape[1]
+    out = torch.zeros(B, L, H, W, dtype=q.dtype)
+    yy, xx = torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij')
+    for y in range(H):
+        for x in range(W):
+            affs, labels = [], []
+            for k, v, windowed in zip(ks, vs, restricted):
+                aff = (q[0, :, y, x, None, None] * k[0]).sum(0) / temperature
+                keep = torch.ones(H, W, dtype=torch.bool)
+                if windowed:
+                    dy, dx = yy - y, xx - x
+                    keep = (dy.abs() <= radius) & (dx.abs() <= radius)
+                    if circle:
+                        keep &= dy ** 2 + dx ** 2 < radius ** 2
+                affs.append(aff[keep])
+                labels.append(v[0][:, keep].T)
+            aff, lab = torch.cat(affs), torch.cat(labels)
+            top = aff.topk(min(topk, len(aff)))
+            if ties:
+                chosen = aff >= top.values[-1]
+                out[0, :, y, x] = (aff[chosen].softmax(0)[:, None] * lab[chosen]).sum(0)
+            else:
+                out[0, :, y, x] = (top.values.softmax(0)[:, None] * lab[top.indices]).sum(0)
+    return out
+
+
+@pytest.mark.parametrize('restricted,circle,ties', [
+    ([True, True, True], False, False), ([False, True, True], True, False),
+    ([False, True, True], False, True), ([True, False, False], True, False)])
+def test_topk_memory_attention_equals_brute_force(restricted, circle, ties):
+    from corrflow.models.layers.local_attention import topk_memory_attention
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 8, 11, 13, generator=g, dtype=torch.float64)
+    ks = [torch.randn(1, 8, 11, 13, generator=g, dtype=torch.float64) for _ in range(3)]
+    vs = [torch.rand(1, 3, 11, 13, generator=g, dtype=torch.float64) for _ in range(3)]
+    got = topk_memory_attention(q, ks, vs, 3, 5, 0.5, restricted=restricted, circle=circle,
+                                keep_ties=ties, tile_size=4, max_chunk_elements=500)
+    want = _dense_topk_memory(q, ks, vs, 3, 5, 0.5, restricted, circle, ties)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_topk_memory_attention_keeps_every_tie_with_the_kth():
+    from corrflow.models.layers.local_attention import topk_memory_attention
+    q = torch.ones(1, 1, 1, 2, dtype=torch.float64)
+    k = torch.tensor([[[[1.0, 0.0]]]], dtype=torch.float64)  # the two frames tie for the top
+    v1 = torch.tensor([[[[1.0, 0.0]]]], dtype=torch.float64)
+    v2 = torch.tensor([[[[0.0, 0.0]]]], dtype=torch.float64)
+    one = topk_memory_attention(q, [k, k], [v1, v2], 2, 1, restricted=[False, False])
+    both = topk_memory_attention(q, [k, k], [v1, v2], 2, 1, restricted=[False, False],
+                                 keep_ties=True)
+    assert float(both[0, 0, 0, 0]) == 0.5  # both tied keys, equal weights
+    assert float(one[0, 0, 0, 0]) in (0.0, 1.0)  # exactly one of them

@@ -99,10 +99,13 @@ def test_output_has_exactly_the_original_size(width):
 
 
 @pytest.mark.parametrize('protocol', [
-    dict(type='CorrFlowPropagation', radius=4),
-    dict(type='TopKMemoryPropagation', radius=4, num_context=3, topk=5, temperature=0.07),
+    dict(type='CorrFlowPropagation', radius=4, preset='centred'),
+    dict(type='TopKMemoryPropagation', radius=4, num_context=3, topk=5, temperature=0.07,
+         preset='centred'),
 ])
 def test_masks_follow_motion_without_shift(protocol):
+    # the geometrically centred presets; the reference presets copy their references'
+    # geometry (tests/models/test_protocol_parity.py)
     # Content moves 4 px right and down per frame; the propagated masks must move
     # with it. Edges are quantised to the 4-px grid (up to +-1.5 px depending on
     # where an edge falls between cell centres), so the offset of the masks is
@@ -187,7 +190,7 @@ def test_gt_heatmaps_read_out_give_pck_one(shared_data, stride, input_size):
     preds = []
     for points in gt:
         heat = gaussian_heatmaps(torch.from_numpy(points), (240, 320), sigma=4.0)
-        seed = model.seed_maps(heat, (240, 320))
+        seed = model.keypoint_seed_maps(heat, (240, 320))
         preds.append(model.decode_keypoints(seed, model.processing_size((240, 320)),
                                             (240, 320)).numpy())
     preds = np.stack(preds)
@@ -232,8 +235,10 @@ def test_pixel_encoder_normalise_gives_unit_length_cells_and_is_recorded():
 
 
 # ----------------------------------------------------------------------------- late objects
-PROTOCOLS = [dict(type='CorrFlowPropagation', radius=3),
-             dict(type='TopKMemoryPropagation', radius=3, num_context=2, topk=5)]
+# late objects follow corrflow's rules (no reference defines them): the centred presets
+PROTOCOLS = [dict(type='CorrFlowPropagation', radius=3, preset='centred'),
+             dict(type='TopKMemoryPropagation', radius=3, num_context=2, topk=5,
+                  preset='centred')]
 
 
 @pytest.mark.parametrize('protocol', PROTOCOLS, ids=['A', 'B'])
@@ -307,7 +312,7 @@ def test_protocol_b_keeps_every_start_frame_in_the_context():
     class Recording(TASK_UTILS.get('TopKMemoryPropagation')):
         pass
 
-    protocol = Recording(radius=1, num_context=1, topk=2)
+    protocol = Recording(radius=1, num_context=1, topk=2, preset='centred')
     import corrflow.models.trackers.protocols as protocols
     original = protocols.topk_restricted_attention
 
@@ -338,3 +343,28 @@ def test_start_masks_are_checked():
         model.predict([video], [dict(video='v', start_masks={0: mask}, first_mask=mask)])
     with pytest.raises(ValueError, match='the mask of frame 1 is'):
         model.predict([video], [dict(video='v', start_masks={1: mask[:16]})])
+
+
+@pytest.mark.parametrize('src,dst', [(854, 427), (427, 854), (832, 854), (107, 854), (60, 480),
+                                     (854, 52), (13, 7), (7, 13), (1080, 214)])
+def test_nearest_indices_follow_opencv_and_pillow(src, dst):
+    import cv2
+    from PIL import Image
+
+    from corrflow.models.layers.propagation import nearest_indices
+    row = np.arange(src, dtype=np.float32)[None].repeat(2, 0)
+    opencv = cv2.resize(row, (dst, 2), interpolation=cv2.INTER_NEAREST)[0].astype(int)
+    pillow = np.array(Image.fromarray(row).resize((dst, 2), Image.NEAREST))[0].astype(int)
+    np.testing.assert_array_equal(nearest_indices(src, dst, 'opencv').numpy(), opencv)
+    np.testing.assert_array_equal(nearest_indices(src, dst, 'pillow').numpy(), pillow)
+
+
+def test_bilinear_resize_follows_opencv():
+    import cv2
+
+    from corrflow.models.layers.propagation import bilinear_resize
+    x = np.random.default_rng(0).random((13, 22, 3)).astype(np.float32)
+    for size in [(52, 88), (7, 11), (26, 44), (30, 61)]:
+        ours = bilinear_resize(torch.from_numpy(x).permute(2, 0, 1)[None], size)
+        theirs = cv2.resize(x, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_allclose(ours[0].permute(1, 2, 0).numpy(), theirs, atol=2e-6)

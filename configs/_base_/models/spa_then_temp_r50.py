@@ -34,6 +34,6 @@ model = dict(
     input_scale=1.5,
     propagation_stage=3,
     propagation=dict(propagation=dict(type='TopKMemoryPropagation', radius=12, num_context=20,
-                                      topk=10, temperature=0.07),
+                                      topk=10, temperature=0.07, preset='spa_then_temp'),
                      input_size=480),
 )

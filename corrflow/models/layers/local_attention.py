@@ -33,7 +33,7 @@ from corrflow.utils.precision import autocast_dtype, autocast_off
 
 __all__ = [
     'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
-    'tiles_per_chunk', 'wide_gemm_output',
+    'topk_memory_attention', 'tiles_per_chunk', 'wide_gemm_output',
 ]
 
 
@@ -144,6 +144,114 @@ def topk_restricted_attention(query: Tensor, key: Tensor | list[Tensor],
                             max_chunk_elements, reduce).contiguous()
 
 
+def topk_memory_attention(query: Tensor, key: list[Tensor], value: list[Tensor], radius: int,
+                          topk: int, temperature: float = 1.0, restricted: list[bool] | None = None,
+                          circle: bool = False, keep_ties: bool = False, tile_size: int = 8,
+                          max_chunk_elements: int = 1 << 24) -> Tensor:
+    """Top-k softmax attention over T reference frames, each windowed or whole.
+
+    The keys of a frame with ``restricted[t]`` lie in the query's window (square,
+    or the disc ``dy^2 + dx^2 < R^2`` with ``circle``); the keys of any other
+    frame are all its positions. For every query the ``topk`` largest
+    affinities over all these keys are soft-maxed (with ``keep_ties``, every
+    key whose affinity equals the k-th largest is kept too, as a threshold at
+    the k-th value does). The top-k of a union is the top-k of the per-part
+    top-ks, so no query ever holds all of its candidates at once: the windowed
+    frames are reduced tile by tile, each whole frame in chunks of queries.
+
+    Args:
+        query (Tensor): (B, C, H, W).
+        key (list[Tensor]): T maps (B, C, H, W).
+        value (list[Tensor]): T maps (B, L, H, W).
+        radius (int): window radius R of the restricted frames.
+        topk (int): K, affinities kept per query.
+        temperature (float): affinities are divided by it before the softmax.
+        restricted (list[bool] | None): per frame, whether its keys are windowed
+            (default: all).
+        circle (bool): round windows instead of square ones.
+        keep_ties (bool): also keep the keys tied with the k-th largest. Ties are
+            seen across the parts (the windowed frames together, each whole
+            frame); within one part only its own top k are candidates.
+        tile_size (int): side S of the query tiles of the windowed frames.
+        max_chunk_elements (int): upper bound on affinity elements held at once.
+
+    Returns:
+        Tensor: (B, L, H, W) in the accumulation dtype.
+    """
+    keys, values = _as_lists(query, key, value)
+    if topk < 1:
+        raise ValueError(f'topk must be >= 1, got {topk}')
+    restricted = [True] * len(keys) if restricted is None else list(restricted)
+    if len(restricted) != len(keys):
+        raise ValueError(f'restricted has {len(restricted)} entries for {len(keys)} frames')
+    B, C, H, W = query.shape
+    L = values[0].shape[1]
+    parts = []  # (affinities (B, H*W, k), labels (B, H*W, k, L)) per part
+    windowed = [i for i, r in enumerate(restricted) if r]
+    if windowed:
+        def pack(aff: Tensor, val: Tensor) -> Tensor:
+            # aff: (n, Q, T*P), val: (n, T*P, L) -> (n, Q, k * (1 + L))
+            k = min(topk, aff.shape[-1])
+            top_aff, top_idx = aff.topk(k, dim=-1)  # (n, Q, k)
+            n, Q, _ = top_idx.shape
+            gathered = torch.gather(val.unsqueeze(1).expand(n, Q, val.shape[1], L), 2,
+                                    top_idx.unsqueeze(-1).expand(n, Q, k, L))  # (n, Q, k, L)
+            return torch.cat([top_aff, gathered.reshape(n, Q, k * L)], dim=-1)
+
+        packed = _tiled_attention(query, [keys[i] for i in windowed],
+                                  [values[i] for i in windowed], radius, temperature,
+                                  tile_size, max_chunk_elements, pack, circle)  # (B, k(1+L), H, W)
+        packed = packed.flatten(2).transpose(1, 2)  # (B, H*W, k(1+L))
+        k = packed.shape[-1] // (1 + L)
+        parts.append((packed[..., :k], packed[..., k:].reshape(B, H * W, k, L)))
+    for i in (i for i, r in enumerate(restricted) if not r):
+        parts.append(_whole_frame_topk(query, keys[i], values[i], topk, temperature,
+                                       max_chunk_elements))
+    aff = torch.cat([a for a, _ in parts], dim=-1)  # (B, H*W, K')
+    labels = torch.cat([v for _, v in parts], dim=2)  # (B, H*W, K', L)
+    k = min(topk, aff.shape[-1])
+    if keep_ties:
+        kth = aff.topk(k, dim=-1).values[..., -1:]  # (B, H*W, 1)
+        weights = aff.masked_fill(aff < kth, float('-inf')).softmax(-1)
+        out = (weights.unsqueeze(-1) * labels).sum(2)  # (B, H*W, L)
+    else:
+        top_aff, top_idx = aff.topk(k, dim=-1)  # (B, H*W, k)
+        chosen = torch.gather(labels, 2, top_idx.unsqueeze(-1).expand(*top_idx.shape, L))
+        out = (top_aff.softmax(-1).unsqueeze(-1) * chosen).sum(2)  # (B, H*W, L)
+    return out.transpose(1, 2).reshape(B, L, H, W)
+
+
+def _whole_frame_topk(query: Tensor, key: Tensor, value: Tensor, topk: int, temperature: float,
+                      max_chunk_elements: int) -> tuple[Tensor, Tensor]:
+    """Top-k over all positions of one frame: ((B, H*W, k) affinities, (B, H*W, k, L) labels).
+
+    The affinities are those of :func:`_tiled_attention` (query divided by the
+    temperature, products in the accumulation dtype); queries are processed in
+    chunks of at most ``max_chunk_elements`` affinities.
+    """
+    B, C, H, W = query.shape
+    L = value.shape[1]
+    low, acc = _dtypes([query, key])
+    q = query.to(acc)
+    if temperature != 1.0:
+        q = q / temperature
+    q = q.to(low).flatten(2).transpose(1, 2)  # (B, H*W, C)
+    k_map = key.to(low).flatten(2)  # (B, C, H*W)
+    v = value.to(acc).flatten(2).transpose(1, 2)  # (B, H*W, L)
+    k = min(topk, H * W)
+    rows = max(1, max_chunk_elements // (B * H * W))
+    affs, labels = [], []
+    with autocast_off(query.device.type):
+        for r0 in range(0, H * W, rows):
+            aff = _product(q[:, r0:r0 + rows], k_map, acc)  # (B, rows, H*W)
+            top_aff, top_idx = aff.topk(k, dim=-1)  # (B, rows, k)
+            gathered = torch.gather(v.unsqueeze(1).expand(B, top_idx.shape[1], H * W, L), 2,
+                                    top_idx.unsqueeze(-1).expand(*top_idx.shape, L))
+            affs.append(top_aff)
+            labels.append(gathered)  # (B, rows, k, L)
+    return torch.cat(affs, dim=1), torch.cat(labels, dim=1)
+
+
 def tiles_per_chunk(num_keys_per_query: int, tile_size: int, max_chunk_elements: int) -> int:
     """Number of tiles whose affinities fit in ``max_chunk_elements``."""
     per_tile = tile_size * tile_size * num_keys_per_query
@@ -178,18 +286,26 @@ def _as_lists(query: Tensor, key: Tensor | list[Tensor],
 
 
 @lru_cache(maxsize=32)
-def _window_mask_cpu(tile: int, radius: int) -> Tensor:
-    """(Q, P) bool: query i of a tile lies within radius R of key j of its region."""
+def _window_mask_cpu(tile: int, radius: int, circle: bool = False) -> Tensor:
+    """(Q, P) bool: query i of a tile lies within radius R of key j of its region.
+
+    Square window: ``|dy| <= R`` and ``|dx| <= R``; ``circle``: ``dy^2 + dx^2 < R^2``
+    (the Euclidean rule of CRW's test code).
+    """
     S, R = tile, radius
     side = S + 2 * R
     qy, qx = torch.meshgrid(torch.arange(S), torch.arange(S), indexing='ij')
     ky, kx = torch.meshgrid(torch.arange(side), torch.arange(side), indexing='ij')
     dy = ky.reshape(1, -1) - qy.reshape(-1, 1)  # (Q, P), offset + R
     dx = kx.reshape(1, -1) - qx.reshape(-1, 1)
-    return (dy >= 0) & (dy <= 2 * R) & (dx >= 0) & (dx <= 2 * R)
+    square = (dy >= 0) & (dy <= 2 * R) & (dx >= 0) & (dx <= 2 * R)
+    if circle:
+        return square & ((dy - R) ** 2 + (dx - R) ** 2 < R * R)
+    return square
 
 
-def _allowed(ty: Tensor, tx: Tensor, H: int, W: int, tile: int, radius: int) -> Tensor:
+def _allowed(ty: Tensor, tx: Tensor, H: int, W: int, tile: int, radius: int,
+             circle: bool = False) -> Tensor:
     """Which key of each tile's region each query may attend to.
 
     Keys outside the H x W map are excluded; queries in the padding beyond the
@@ -204,7 +320,7 @@ def _allowed(ty: Tensor, tx: Tensor, H: int, W: int, tile: int, radius: int) -> 
     S, R = tile, radius
     side = S + 2 * R
     device = ty.device
-    window = _window_mask_cpu(S, R).to(device)  # (Q, P)
+    window = _window_mask_cpu(S, R, circle).to(device)  # (Q, P)
     k = torch.arange(side, device=device)
     key_y = ty[:, None] * S - R + k  # (n, side)
     key_x = tx[:, None] * S - R + k
@@ -223,20 +339,20 @@ _mask_cache: dict[tuple, Tensor] = {}
 
 
 def _chunk_bias(H: int, W: int, tile: int, radius: int, t0: int, t1: int,
-                device: torch.device) -> Tensor:
+                device: torch.device, circle: bool = False) -> Tensor:
     """(n, Q, P) float32 additive mask of tiles ``[t0, t1)``: 0 allowed, -inf not.
 
     Masks are cached up to :data:`_MASK_CACHE_BYTES` in all; larger geometries
     (e.g. radius 24 over a whole 480p frame, hundreds of MB) are rebuilt per
     chunk, which is cheap next to the chunk's products.
     """
-    key = (H, W, tile, radius, t0, t1, str(device))
+    key = (H, W, tile, radius, t0, t1, str(device), circle)
     bias = _mask_cache.get(key)
     if bias is not None:
         return bias
     nx = math.ceil(W / tile)
     flat = torch.arange(t0, t1, device=device)
-    allowed = _allowed(flat // nx, flat % nx, H, W, tile, radius)  # (n, Q, P)
+    allowed = _allowed(flat // nx, flat % nx, H, W, tile, radius, circle)  # (n, Q, P)
     bias = torch.zeros(allowed.shape, dtype=torch.float32, device=device)
     bias.masked_fill_(~allowed, float('-inf'))
     size = bias.numel() * bias.element_size()
@@ -249,7 +365,7 @@ def _chunk_bias(H: int, W: int, tile: int, radius: int, t0: int, t1: int,
 
 
 def _chunk_geometry(H: int, W: int, tile: int, radius: int, T: int, t0: int, t1: int,
-                    device: torch.device) -> tuple[Tensor, Tensor]:
+                    device: torch.device, circle: bool = False) -> tuple[Tensor, Tensor]:
     """Gather indices and additive mask of tiles ``[t0, t1)`` (row-major order).
 
     The T reference maps are stored channels-last and concatenated:
@@ -272,7 +388,7 @@ def _chunk_geometry(H: int, W: int, tile: int, radius: int, T: int, t0: int, t1:
     corner = ty * S * Wk + tx * S  # (n,) top-left of each region in the padded map
     frames = torch.arange(T, device=device) * (Hk * Wk)  # (T,)
     index = corner[:, None, None] + frames[None, :, None] + local[None, None, :]  # (n, T, P)
-    return index.reshape(-1), _chunk_bias(H, W, S, R, t0, t1, device)
+    return index.reshape(-1), _chunk_bias(H, W, S, R, t0, t1, device, circle)
 
 
 def _add_bias(aff: Tensor, bias: Tensor, B: int, T: int) -> None:
@@ -484,12 +600,15 @@ def _dtypes(tensors: list[Tensor]) -> tuple[torch.dtype, torch.dtype]:
 
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
-                     temperature: float, tile: int, max_chunk_elements: int, reduce) -> Tensor:
+                     temperature: float, tile: int, max_chunk_elements: int, reduce,
+                     circle: bool = False) -> Tensor:
     """Blocked windowed attention over chunks of query tiles (row-major).
 
     ``reduce=None`` is softmax attention (with a dedicated backward);
     otherwise ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)`` is
-    applied to the masked affinities (e.g. top-k). A chunk's key regions, masks
+    applied to the masked affinities (e.g. top-k; its output may have any
+    number of channels). ``circle`` keeps the keys with ``dy^2 + dx^2 < R^2``
+    of the square window. A chunk's key regions, masks
     and affinities exist only while it is processed, so peak memory is bounded
     by ``max_chunk_elements`` (plus the padded maps and the output).
 
@@ -530,15 +649,16 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
             t1 = min(num_tiles, t0 + chunk)
             n = t1 - t0
             q_t = q_all[:, t0:t1].reshape(B * n, S * S, C)  # (B*n, Q, C)
-            index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device)
+            index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device, circle)
             if reduce is not None:
                 out = _topk_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace, reduce)
             elif needs_grad:
                 out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias, acc)
             else:
                 out = _softmax_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace)[0]
-            outputs.append(out.view(B, n, S * S, L))
+            outputs.append(out.view(B, n, S * S, out.shape[-1]))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, tiles, Q, L)
+    L = out.shape[-1]  # the reduction's channels
     out = out.view(B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
     return out[:, :, :H, :W]

@@ -11,6 +11,7 @@ Shape shorthand:
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -19,7 +20,8 @@ from torch import Tensor
 
 __all__ = ['labels_to_onehot', 'strided_seed', 'area_seed', 'centred_cell_average',
            'resample_to_image', 'minmax_normalise', 'grid_to_image_coords',
-           'gaussian_heatmaps', 'soft_argmax_topk', 'padded_size']
+           'gaussian_heatmaps', 'soft_argmax_topk', 'padded_size', 'nearest_indices',
+           'nearest_resize', 'bilinear_resize', 'positive_minmax', 'truncated_id_seed']
 
 
 def labels_to_onehot(labels: Tensor, num_labels: int) -> Tensor:
@@ -174,3 +176,86 @@ def soft_argmax_topk(maps: Tensor, topk: int) -> Tensor:
 def padded_size(size: tuple[int, int], divisor: int) -> tuple[int, int]:
     """Smallest (H, W) >= size that are multiples of ``divisor``."""
     return (math.ceil(size[0] / divisor) * divisor, math.ceil(size[1] / divisor) * divisor)
+
+
+# ----------------------------------------------------------------------------
+# the resampling rules of reference implementations (see protocols.py)
+# ----------------------------------------------------------------------------
+
+def nearest_indices(src: int, dst: int, rule: str, device: torch.device | str | None = None
+                    ) -> Tensor:
+    """Source index of each of ``dst`` output positions of a nearest-neighbour resize.
+
+    ``rule`` ``'opencv'``: ``floor(i * src / dst)`` (``cv2.INTER_NEAREST``, also
+    ``F.interpolate(mode='nearest')``); ``'pillow'``: ``floor((i + 0.5) * src /
+    dst)`` (PIL's ``NEAREST``, centre-aligned). Both in float64 as those
+    libraries compute them (OpenCV multiplies by ``1 / (dst / src)``; Pillow
+    starts at half a step and adds the step ``src / dst`` once per position),
+    so positions on a boundary round alike.
+
+    Returns:
+        Tensor: (dst,) int64 in ``[0, src)``.
+    """
+    if rule == 'opencv':
+        pos = torch.arange(dst, dtype=torch.float64) * (1.0 / (dst / src))
+    elif rule == 'pillow':
+        step = src / dst
+        pos = torch.tensor(list(itertools.accumulate([step * 0.5] + [step] * (dst - 1))),
+                           dtype=torch.float64)
+    else:
+        raise ValueError(f'rule must be "opencv" or "pillow", got {rule!r}')
+    return pos.floor().long().clamp_(0, src - 1).to(device)
+
+
+def nearest_resize(x: Tensor, size: tuple[int, int], rule: str) -> Tensor:
+    """(B, L, h, w) -> (B, L, H, W) by nearest neighbour under ``rule`` (see
+    :func:`nearest_indices`)."""
+    h, w = x.shape[-2:]
+    rows = nearest_indices(h, size[0], rule, x.device)
+    cols = nearest_indices(w, size[1], rule, x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
+def bilinear_resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, L, h, w) -> (B, L, H, W), half-pixel bilinear without anti-aliasing: output
+    pixel ``i`` reads input position ``(i + 0.5) * h / H - 0.5`` clamped to the border
+    (``cv2.INTER_LINEAR``, ``F.interpolate(mode='bilinear', align_corners=False)``)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def positive_minmax(x: Tensor, eps: float = 0.0) -> Tensor:
+    """Per-channel min-max of (B, L, H, W) over space, only for channels whose maximum
+    is positive: ``(x - min) / (max - min + eps)``; the others are left as they are.
+
+    With ``eps=0`` a positive constant channel stays as it is (a division by zero
+    in the references that normalise this way).
+    """
+    lo = x.amin(dim=(-2, -1), keepdim=True)
+    hi = x.amax(dim=(-2, -1), keepdim=True)
+    span = hi - lo + eps
+    scaled = (x - lo) / torch.where(span > 0, span, torch.ones_like(span))
+    return torch.where((hi > 0) & (span > 0), scaled, x)
+
+
+def truncated_id_seed(ids: Tensor, stride: int, num_labels: int) -> Tensor:
+    """Label ids at full resolution -> one-hot on the grid, as CorrFlow's test code.
+
+    The (H, W) id map is bilinearly downscaled by ``1 / stride`` as a float
+    image (``F.interpolate(scale_factor=1/s)``: cell ``i`` reads pixel position
+    ``s * i + (s - 1) / 2``, i.e. the mean of two pixels for even ``s``), the
+    result is truncated to an integer id and one-hot encoded. At a boundary
+    between ids ``a < b`` this gives the lower id, or an id in between.
+
+    Args:
+        ids (Tensor): (H, W) integer ids in ``[0, L)``, ``H`` and ``W`` multiples of ``s``.
+        stride (int): s.
+        num_labels (int): L.
+
+    Returns:
+        Tensor: (1, L, H/s, W/s) float one-hot.
+    """
+    small = F.interpolate(ids[None, None].float(), scale_factor=1 / stride, mode='bilinear',
+                          align_corners=False, recompute_scale_factor=False)
+    return labels_to_onehot(small[0, 0].long(), num_labels)

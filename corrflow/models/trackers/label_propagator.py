@@ -14,8 +14,7 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from corrflow.models.layers.propagation import (gaussian_heatmaps, grid_to_image_coords,
-                                                labels_to_onehot, padded_size,
-                                                resample_to_image, soft_argmax_topk)
+                                                labels_to_onehot, padded_size, soft_argmax_topk)
 from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.models.trackers.protocols import PropagationProtocol
 from corrflow.registry import MODELS, TASK_UTILS
@@ -258,7 +257,7 @@ class LabelPropagator(BaseModel):
         elif 'first_keypoints' in sample:
             points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
             heat = gaussian_heatmaps(points.to(self.device), (H, W), self.keypoint_sigma)
-            seed = self._seed(heat, proc, padded, grid)
+            seed = self.protocol.keypoint_seed(heat, proc, padded, self.stride, grid)
             preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
             preds[0] = points.numpy()
             for t, prob in self._run_protocol(features, T, {0: seed}, precision):
@@ -329,7 +328,7 @@ class LabelPropagator(BaseModel):
         preds[first] = torch.where(first_mask == 255, 0, first_mask).to(torch.uint8).cpu().numpy()
         active[channel[first_mask[(first_mask != 0) & (first_mask != 255)]].unique()] = True
         for t, prob in self._run_protocol(features, T, seeds, precision):
-            scores = resample_to_image(self.protocol.mask_scores(prob), self.stride, proc, size)
+            scores = self.protocol.read_out(prob, self.stride, proc, size)
             scores[:, ~active] = float('-inf')  # objects that have not started yet
             pred = lookup[scores.argmax(1)[0]]
             if t in pastes:
@@ -365,19 +364,23 @@ class LabelPropagator(BaseModel):
 
     def seed_maps(self, maps: Tensor, size: tuple[int, int]) -> Tensor:
         """Original-size (1, L, H, W) label maps -> the seed on the feature grid (1, L, h, w)."""
+        return self._seed(maps, *self._geometry(size))
+
+    def keypoint_seed_maps(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        """Original-size (1, J, H, W) keypoint heatmaps -> their seed on the feature grid."""
+        proc, padded, grid = self._geometry(size)
+        return self.protocol.keypoint_seed(heatmaps, proc, padded, self.stride, grid)
+
+    def _geometry(self, size: tuple[int, int]):
+        """(processing size, padded size, grid) of frames of ``size``."""
         proc = self.processing_size(size)
         padded = padded_size(proc, self.size_divisor)
-        grid = (padded[0] // self.stride, padded[1] // self.stride)
-        return self._seed(maps, proc, padded, grid)
+        return proc, padded, (padded[0] // self.stride, padded[1] // self.stride)
 
     def _seed(self, maps: Tensor, proc, padded, grid) -> Tensor:
-        """Original-size maps (1, L, H, W) -> seed on the feature grid (1, L, h, w)."""
-        if maps.shape[-2:] != proc:
-            maps = F.interpolate(maps, size=proc, mode='bilinear', align_corners=False,
-                                 antialias=proc[0] < maps.shape[-2])
-        if padded != proc:
-            maps = F.pad(maps, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
-        return self.protocol.seed(maps, self.stride, grid)
+        """Original-size maps (1, L, H, W) -> seed on the feature grid (1, L, h, w), by the
+        protocol's rule (:meth:`PropagationProtocol.seed_from_image`)."""
+        return self.protocol.seed_from_image(maps, proc, padded, self.stride, grid)
 
     def describe(self) -> dict:
         """Every propagation setting, to be reported beside every number.

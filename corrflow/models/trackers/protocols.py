@@ -27,20 +27,27 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from corrflow.models.layers.local_attention import restricted_attention, topk_restricted_attention
-from corrflow.models.layers.propagation import area_seed, minmax_normalise, strided_seed
+from corrflow.models.layers.local_attention import (restricted_attention,
+                                                    topk_memory_attention,
+                                                    topk_restricted_attention)
+from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minmax_normalise,
+                                                nearest_resize, positive_minmax,
+                                                resample_to_image, strided_seed,
+                                                truncated_id_seed)
 from corrflow.registry import TASK_UTILS
 from corrflow.utils.launch import ConfigError
 from corrflow.utils.precision import full_precision
 
 __all__ = ['PropagationProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
-           'TimeCyclePropagation', 'l2_normalise', 'paste_labels']
+           'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS', 'CORRFLOW_PRESETS',
+           'l2_normalise', 'paste_labels']
 
 
 def l2_normalise(x: Tensor) -> Tensor:
@@ -85,6 +92,30 @@ class PropagationProtocol(ABC):
         """
         return strided_seed(maps, stride, grid)
 
+    def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                        stride: int, grid: tuple[int, int]) -> Tensor:
+        """Original-size label maps (1, L, H, W) -> the seed on the grid (1, L, h, w).
+
+        Default: bilinear (anti-aliased when shrinking) to the processed size
+        ``proc``, edge-padded to ``padded``, then :meth:`seed`.
+        """
+        if tuple(maps.shape[-2:]) != tuple(proc):
+            maps = F.interpolate(maps, size=proc, mode='bilinear', align_corners=False,
+                                 antialias=proc[0] < maps.shape[-2])
+        if tuple(padded) != tuple(proc):
+            maps = F.pad(maps, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
+        return self.seed(maps, stride, grid)
+
+    def keypoint_seed(self, heatmaps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                      stride: int, grid: tuple[int, int]) -> Tensor:
+        """Original-size keypoint heatmaps (1, J, H, W) -> the seed on the grid.
+
+        Keypoints are seeded (and read out, by the propagator) with the
+        geometrically centred rules under every preset: the presets are the
+        references' rules for masks.
+        """
+        return PropagationProtocol.seed_from_image(self, heatmaps, proc, padded, stride, grid)
+
     def prepare_features(self, feat: Tensor) -> Tensor:
         """Features as the protocol compares them. Default: as the encoder gives them."""
         return feat
@@ -93,6 +124,16 @@ class PropagationProtocol(ABC):
         """Propagated label maps -> the per-channel scores a mask is read out from
         (bilinear upsampling, then arg-max). Default: the maps themselves."""
         return labels
+
+    def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
+                 size: tuple[int, int]) -> Tensor:
+        """Propagated label maps (1, L, h, w) -> scores (1, L, H, W) at the original pixels,
+        whose per-pixel arg-max is the mask.
+
+        Default: :meth:`mask_scores`, read bilinearly at every pixel with cell
+        ``i`` centred on processed pixel ``s * i``.
+        """
+        return resample_to_image(self.mask_scores(labels), stride, proc, size)
 
     @abstractmethod
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
@@ -108,29 +149,110 @@ class PropagationProtocol(ABC):
         """Every setting of the protocol, recorded beside the numbers it produced."""
 
 
+#: Named rule sets of protocol A: ``'corrflow'`` equals zlai0/CorrFlow@f6bd381
+#: ``test.py`` (with ``models/colorizer.py``), ``'centred'`` is corrflow's own.
+CORRFLOW_PRESETS: dict[str, dict] = {
+    'corrflow': dict(
+        reference='zlai0/CorrFlow@f6bd381: test.py, models/colorizer.py, '
+                  'functional/feeder/dataset/DavisLoader.py',
+        seed='label ids bilinearly downscaled by 1/s as a float image, truncated, one-hot',
+        labels='hard: the previous arg-max at the resolution of grid x s, taken to the grid '
+               'as the seed is',
+        output='bilinear to grid x s, argmax (OpenCV nearest to the original size where the '
+               'processed size differs)'),
+    'centred': dict(
+        reference='corrflow: geometrically centred seed and read-out (no reference code)',
+        seed='cell-centre pixel', labels='hard: arg-max on the grid, one-hot',
+        output='bilinear at every pixel (cell i centred on pixel s*i), argmax'),
+}
+
+
 @TASK_UTILS.register_module()
 class CorrFlowPropagation(PropagationProtocol):
     """Protocol A, as in CorrFlow: copy from the previous frame only.
 
-    The first labelled frame gives its ground-truth labels; every later frame
-    copies the hard (arg-max, re-one-hot) prediction of the frame before it,
-    with the masks of objects that start there pasted in. Raw dot products,
-    softmax over the ``(2R+1)^2`` window, no temperature (the paper's setting,
-    ``temperature=1``). Seeds take the pixel each cell is centred on.
+    The first labelled frame gives its labels; every later frame copies the
+    hard prediction of the frame before it, with the masks of objects that
+    start there pasted in. Raw dot products, softmax over the ``(2R+1)^2``
+    window (out-of-image keys excluded), no temperature (the paper's setting,
+    ``temperature=1``).
+
+    ``preset`` chooses how labels reach the grid and come back:
+
+    - ``'corrflow'`` (default), CorrFlow's test code: the label-id map is
+      bilinearly downscaled by ``1/s`` as a float image and truncated
+      (:func:`truncated_id_seed`); a prediction is upsampled bilinearly to
+      ``grid x s`` pixels, its arg-max is the mask and, taken to the grid the
+      same way, the next frame's reference labels. Ids are taken to be the
+      label channels (contiguous ids, as DAVIS's).
+    - ``'centred'``: seeds take the pixel each cell is centred on, the next
+      reference is the arg-max on the grid, and masks are read bilinearly at
+      every pixel with cell ``i`` centred on pixel ``s * i``.
 
     Args:
         radius (int): window radius R in feature cells (6 at stride 4).
         temperature (float): affinities are divided by it before the softmax
             (1 in CorrFlow; a baseline of unit-length features needs a small one).
+        preset (str): ``'corrflow'`` or ``'centred'`` (:data:`CORRFLOW_PRESETS`).
+        stride (int): the encoder's stride, which the ``'corrflow'`` preset's
+            up- and downsampling use (checked against the propagator's).
         tile_size (int): tile side of the windowed computation.
     """
 
-    def __init__(self, radius: int = 6, temperature: float = 1.0, tile_size: int = 8) -> None:
+    def __init__(self, radius: int = 6, temperature: float = 1.0, preset: str = 'corrflow',
+                 stride: int = 4, tile_size: int = 8) -> None:
         if temperature <= 0:
             raise ConfigError(f'temperature must be > 0, got {temperature}')
+        if preset not in CORRFLOW_PRESETS:
+            raise ConfigError(f'CorrFlowPropagation: preset must be one of '
+                              f'{sorted(CORRFLOW_PRESETS)}, got {preset!r}')
         self.radius = radius
         self.temperature = temperature
+        self.preset = preset
+        self.stride = stride
         self.tile_size = tile_size
+
+    def _check_stride(self, stride: int) -> None:
+        if self.preset == 'corrflow' and stride != self.stride:
+            raise ConfigError(f'CorrFlowPropagation(stride={self.stride}) is given features '
+                              f'of stride {stride}; set model.propagation.stride={stride}')
+
+    def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                        stride: int, grid: tuple[int, int]) -> Tensor:
+        if self.preset != 'corrflow':
+            return super().seed_from_image(maps, proc, padded, stride, grid)
+        self._check_stride(stride)
+        ids = maps.argmax(1, keepdim=True).float()  # (1, 1, H, W); unlabelled pixels -> 0
+        if tuple(ids.shape[-2:]) != tuple(proc):
+            ids = nearest_resize(ids, proc, 'opencv')
+        full = (grid[0] * stride, grid[1] * stride)
+        ids = F.pad(ids, (0, full[1] - proc[1], 0, full[0] - proc[0]), mode='replicate')
+        seed = truncated_id_seed(ids[0, 0].long(), stride, maps.shape[1])
+        # a later object's seed carries only its new objects, with a zero background
+        return seed * (maps.sum((-2, -1), keepdim=True) > 0).to(seed.dtype)
+
+    def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
+        return strided_seed(maps, stride, grid)
+
+    def keypoint_seed(self, heatmaps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                      stride: int, grid: tuple[int, int]) -> Tensor:
+        if self.preset == 'corrflow':
+            raise ConfigError("CorrFlowPropagation(preset='corrflow') copies label ids, not "
+                              "keypoint heatmaps; propagate keypoints with "
+                              "model.propagation.preset='centred'")
+        return super().keypoint_seed(heatmaps, proc, padded, stride, grid)
+
+    def _upsampled(self, labels: Tensor) -> Tensor:
+        h, w = labels.shape[-2:]
+        return bilinear_resize(labels, (h * self.stride, w * self.stride))
+
+    def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
+                 size: tuple[int, int]) -> Tensor:
+        if self.preset != 'corrflow':
+            return super().read_out(labels, stride, proc, size)
+        self._check_stride(stride)
+        up = self._upsampled(labels)[..., :proc[0], :proc[1]]  # the padding is no image
+        return up if tuple(proc) == tuple(size) else nearest_resize(up, size, 'opencv')
 
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
                  seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
@@ -142,29 +264,140 @@ class CorrFlowPropagation(PropagationProtocol):
             prob = restricted_attention(feat, ref_feat, ref_labels, self.radius,
                                         temperature=self.temperature, tile_size=self.tile_size)
             yield t, prob
-            hard = prob.argmax(1)  # (1, h, w)
-            ref_labels = F.one_hot(hard, num_labels).permute(0, 3, 1, 2).to(prob.dtype)
+            if self.preset == 'corrflow':
+                ids = self._upsampled(prob).argmax(1)[0]  # (h*s, w*s)
+                ref_labels = truncated_id_seed(ids, self.stride, num_labels).to(prob.dtype)
+            else:
+                hard = prob.argmax(1)  # (1, h, w)
+                ref_labels = F.one_hot(hard, num_labels).permute(0, 3, 1, 2).to(prob.dtype)
             if t in seeds:
                 ref_labels = paste_labels(ref_labels, seeds[t].to(prob.dtype))
             ref_feat = feat
 
     def describe(self) -> dict:
-        return dict(protocol='A (CorrFlow)', context='previous frame', labels='hard',
+        return dict(protocol='A (CorrFlow)', preset=self.preset, context='previous frame',
                     radius=self.radius, temperature=self.temperature, topk=None,
-                    feature_norm=None, seed='cell-centre pixel', output='argmax',
+                    feature_norm=None, **CORRFLOW_PRESETS[self.preset],
                     late_objects='mask pasted at its first frame, copied on from there')
+
+
+@dataclass(frozen=True)
+class TopKRules:
+    """The rules that tell the top-k memory protocols of the literature apart.
+
+    Attributes:
+        reference (str): the code the rules are read from (repository @ commit: file).
+        first_frame (str): ``'windowed'`` (the first frame's keys lie in the
+            query's window, like every other frame's) or ``'whole'`` (all its
+            positions are candidates).
+        context_start (str): what fills the preceding-frame slots at the start:
+            ``'nothing'``; ``'first_frame'`` (the first frame is also the first
+            preceding frame, so it is a key twice until N frames have passed);
+            ``'first_frame_copies'`` (the video is front-padded with N copies of
+            the first frame and its labels).
+        window (str): ``'square'`` (``|dy|, |dx| <= R``) or ``'circle'``
+            (``dy^2 + dx^2 < R^2``).
+        seed (str): how the first mask reaches the feature grid: ``'area'``
+            (mean of the pixels around each cell centre ``s * i``, at the
+            processed size); ``'bilinear'`` (the one-hot mask at the processed
+            size, bilinearly resized to the grid: cell ``i`` reads pixel
+            ``(i + 0.5) * H / h - 0.5``; taken to the processed size by nearest
+            neighbour first if it differs); ``'nearest'`` (the original mask,
+            resized to the grid by PIL's nearest neighbour, then one-hot).
+        read_out (str): how a mask is read from the propagated label maps:
+            ``'centred'`` (per-channel min-max on the grid, then bilinear at every
+            original pixel with cell ``i`` centred on processed pixel ``s * i``);
+            ``'crw'`` (bilinear to the processed size, then nearest neighbour
+            (OpenCV's) to the original size; no min-max); ``'vfs'`` (bilinear
+            straight to the original size, then per-channel min-max
+            ``(x - min) / (max - min + 1e-12)`` for channels whose maximum is
+            positive); ``'dino'`` (bilinear up by the stride, per-channel min-max
+            for channels whose maximum is positive, then PIL's nearest neighbour
+            to the original size). The arg-max of the result is the mask.
+        ties (str): ``'k'`` (exactly k keys) or ``'all'`` (every key whose
+            affinity equals the k-th largest is kept as well, as a threshold at
+            the k-th value does).
+    """
+
+    reference: str
+    first_frame: str
+    context_start: str
+    window: str
+    seed: str
+    read_out: str
+    ties: str
+
+    def describe(self) -> dict:
+        """The rules in words, for the record of every number."""
+        return dict(
+            reference=self.reference,
+            first_frame=dict(windowed='windowed like the other frames',
+                             whole='all positions (no window)')[self.first_frame],
+            context_start=dict(
+                nothing='the first frame alone',
+                first_frame='the first frame also counts as the first preceding frame',
+                first_frame_copies='video front-padded with N copies of the first frame',
+            )[self.context_start],
+            window=dict(square='square, |dy|, |dx| <= R',
+                        circle='disc, dy^2 + dx^2 < R^2')[self.window],
+            seed=dict(area='cell-centred area average',
+                      bilinear='bilinear resize of the one-hot mask to the grid',
+                      nearest="PIL nearest resize of the original mask to the grid, one-hot",
+                      )[self.seed],
+            output=dict(
+                centred='per-channel min-max on the grid, bilinear at every pixel '
+                        '(cell i centred on pixel s*i), argmax',
+                crw='bilinear to the processed size, argmax, nearest to the original size',
+                vfs='bilinear to the original size, per-channel min-max (positive channels), '
+                    'argmax',
+                dino='bilinear up by the stride, per-channel min-max (positive channels), '
+                     'argmax, PIL nearest to the original size')[self.read_out],
+            ties=dict(k='exactly k', all='every key tied with the k-th kept')[self.ties])
+
+
+#: Named rule sets of protocol B, each equal to its reference on identical
+#: features (see docs/en/advanced_guides/protocols.md for the parity fixtures).
+TOPK_PRESETS: dict[str, TopKRules] = {
+    'crw': TopKRules(
+        reference='ajabri/videowalk@047f3f4: code/test.py, code/utils/test_utils.py, '
+                  'code/data/vos.py', first_frame='whole', context_start='first_frame_copies',
+        window='circle', seed='bilinear', read_out='crw', ties='k'),
+    'vfs': TopKRules(
+        reference='xvjiarui/VFS@8e055cc: mmaction/models/trackers/vanilla_tracker.py, '
+                  'mmaction/models/common/local_attention.py', first_frame='windowed',
+        context_start='first_frame', window='circle', seed='nearest', read_out='vfs',
+        ties='k'),
+    'spa_then_temp': TopKRules(
+        reference="qianduoduolr/Spa-then-Temp@4c94362: vcl/models/trackers/vanilla_tracker.py "
+                  "(VFS's code with mode='square' in configs/test/res*_d*.py)",
+        first_frame='windowed', context_start='first_frame', window='square', seed='nearest',
+        read_out='vfs', ties='k'),
+    'dino': TopKRules(
+        reference='facebookresearch/dino@7c446df: eval_video_segmentation.py',
+        first_frame='windowed', context_start='nothing', window='square', seed='nearest',
+        read_out='dino', ties='all'),
+    'centred': TopKRules(
+        reference='corrflow: geometrically centred seed and read-out (no reference code)',
+        first_frame='windowed', context_start='nothing', window='square', seed='area',
+        read_out='centred', ties='k'),
+}
 
 
 @TASK_UTILS.register_module()
 class TopKMemoryPropagation(PropagationProtocol):
-    """Protocol B, as in CRW / VFS / Spa-then-Temp: the first frame plus N preceding frames.
+    """Protocol B (CRW and its successors): the first frame plus N preceding frames.
 
     Features are L2-normalised; affinities are divided by ``temperature``,
-    restricted to a ``(2R+1)^2`` window in every context frame, and only the
+    restricted to a window of radius R in the context frames, and only the
     ``topk`` largest over all context keys are soft-maxed. Context values are
     the soft label maps predicted earlier (the seed for the first frame).
-    Seeds average the pixels around each cell centre; outputs are min-max
-    normalised per channel before read-out.
+
+    The codebases of the literature differ in six rules (which frames the
+    window applies to, how the context starts, the window's shape, the seed,
+    the read-out, ties at the k-th affinity); ``preset`` names one rule set,
+    equal to its reference on identical features (see :data:`TOPK_PRESETS`):
+    ``'crw'`` (CRW, the default), ``'vfs'``, ``'spa_then_temp'``, ``'dino'`` and
+    ``'centred'`` (corrflow's geometrically centred seed and read-out).
 
     Every frame where objects start (the first labelled frame and each frame
     where a later object's mask is pasted in) stays in the context for the
@@ -176,25 +409,41 @@ class TopKMemoryPropagation(PropagationProtocol):
         num_context (int): preceding frames kept besides the seeded frames (20).
         topk (int): affinities kept per query (10).
         temperature (float): softmax temperature (0.07).
+        preset (str): the rule set, a key of :data:`TOPK_PRESETS`.
         tile_size (int): tile side of the windowed computation.
         max_chunk_elements (int): bound on affinity elements held at once.
     """
 
     def __init__(self, radius: int = 12, num_context: int = 20, topk: int = 10,
-                 temperature: float = 0.07, tile_size: int = 8,
+                 temperature: float = 0.07, preset: str = 'crw', tile_size: int = 8,
                  max_chunk_elements: int = 1 << 25) -> None:
         if num_context < 0 or topk < 1 or temperature <= 0:
             raise ConfigError(f'need num_context >= 0, topk >= 1 and temperature > 0, got '
                               f'{num_context}, {topk}, {temperature}')
+        if preset not in TOPK_PRESETS:
+            raise ConfigError(f'TopKMemoryPropagation: preset must be one of '
+                              f'{sorted(TOPK_PRESETS)}, got {preset!r}')
         self.radius = radius
         self.num_context = num_context
         self.topk = topk
         self.temperature = temperature
+        self.preset = preset
+        self.rules = TOPK_PRESETS[preset]
         self.tile_size = tile_size
         self.max_chunk_elements = max_chunk_elements
 
     def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
         return area_seed(maps, stride, grid)
+
+    def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                        stride: int, grid: tuple[int, int]) -> Tensor:
+        if self.rules.seed == 'nearest':
+            return nearest_resize(maps, grid, 'pillow')
+        if self.rules.seed == 'bilinear':
+            if tuple(maps.shape[-2:]) != tuple(proc):
+                maps = nearest_resize(maps, proc, 'opencv')
+            return bilinear_resize(maps, grid)
+        return super().seed_from_image(maps, proc, padded, stride, grid)
 
     def prepare_features(self, feat: Tensor) -> Tensor:
         return l2_normalise(feat)
@@ -202,17 +451,47 @@ class TopKMemoryPropagation(PropagationProtocol):
     def mask_scores(self, labels: Tensor) -> Tensor:
         return minmax_normalise(labels)
 
+    def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
+                 size: tuple[int, int]) -> Tensor:
+        rule = self.rules.read_out
+        if rule == 'crw':
+            return nearest_resize(bilinear_resize(labels, proc), size, 'opencv')
+        if rule == 'vfs':
+            return positive_minmax(bilinear_resize(labels, size), eps=1e-12)
+        if rule == 'dino':
+            up = F.interpolate(labels, scale_factor=stride, mode='bilinear', align_corners=False,
+                               recompute_scale_factor=False)
+            return nearest_resize(positive_minmax(up), size, 'pillow')
+        return super().read_out(labels, stride, proc, size)
+
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
                  seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
         starts = _check_seeds(seeds, num_frames)
-        anchors: list[tuple[Tensor, Tensor]] = [(features(starts[0]), seeds[starts[0]])]
+        first = (features(starts[0]), seeds[starts[0]])
+        anchors: list[tuple[Tensor, Tensor]] = [first]
         recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=self.num_context)
+        if self.num_context and self.rules.context_start == 'first_frame':
+            recent.append(first)
+        elif self.num_context and self.rules.context_start == 'first_frame_copies':
+            recent.extend([first] * self.num_context)
+        whole_anchor = self.rules.first_frame == 'whole'
+        fast = not whole_anchor and self.rules.window == 'square' and self.rules.ties == 'k'
         for t in range(starts[0] + 1, num_frames):
             feat = features(t)
             context = anchors + list(recent)
-            prob = topk_restricted_attention(feat, [f for f, _ in context],
-                                             [v for _, v in context], self.radius, self.topk,
+            keys, values = [f for f, _ in context], [v for _, v in context]
+            if fast:
+                prob = topk_restricted_attention(feat, keys, values, self.radius, self.topk,
+                                                 temperature=self.temperature,
+                                                 tile_size=self.tile_size,
+                                                 max_chunk_elements=self.max_chunk_elements)
+            else:
+                restricted = [not whole_anchor] * len(anchors) + [True] * len(recent)
+                prob = topk_memory_attention(feat, keys, values, self.radius, self.topk,
                                              temperature=self.temperature,
+                                             restricted=restricted,
+                                             circle=self.rules.window == 'circle',
+                                             keep_ties=self.rules.ties == 'all',
                                              tile_size=self.tile_size,
                                              max_chunk_elements=self.max_chunk_elements)
             yield t, prob
@@ -222,11 +501,10 @@ class TopKMemoryPropagation(PropagationProtocol):
                 recent.append((feat, prob))
 
     def describe(self) -> dict:
-        return dict(protocol='B (top-k memory)',
+        return dict(protocol='B (top-k memory)', preset=self.preset,
                     context=f'first frame + {self.num_context} preceding',
                     labels='soft', radius=self.radius, temperature=self.temperature,
-                    topk=self.topk, feature_norm='L2', seed='cell-centred area average',
-                    output='per-channel min-max, argmax',
+                    topk=self.topk, feature_norm='L2', **self.rules.describe(),
                     late_objects='mask pasted at its first frame, which stays in the context')
 
 
@@ -247,10 +525,18 @@ class TimeCyclePropagation(PropagationProtocol):
     prediction joins the context as the most recent frame before frame 1.
     Every frame where objects start stays in the context, as the first does.
 
-    Seeds average the pixels around each cell centre. The original resizes
-    frames to a square of 320 (also 400 and 480; ``input_size`` of the
-    propagator) and reads out at that square; here masks are read out at
-    every pixel of the original frame.
+    The original resizes frames to a square of 320 (also 400 and 480;
+    ``input_size`` of the propagator). ``preset`` chooses the seed and read-out:
+
+    - ``'timecycle'`` (default), TimeCycle's test code: the first mask is
+      taken to the processed size by PIL's nearest neighbour, one-hot encoded
+      and bilinearly resized to the grid (cell ``i`` reads pixel
+      ``(i + 0.5) * H / h - 0.5``); the min-max normalised maps are resized
+      bilinearly to the processed size, arg-maxed there and taken to the
+      original size by OpenCV's nearest neighbour;
+    - ``'centred'``: seeds average the pixels around each cell centre and masks
+      are read bilinearly at every original pixel (cell ``i`` centred on
+      processed pixel ``s * i``).
 
     Args:
         num_context (int): preceding frames besides the first (7).
@@ -258,11 +544,17 @@ class TimeCyclePropagation(PropagationProtocol):
         scale (float): multiplies the dot products (sqrt(512)).
         pad_with_first (bool): front-pad with copies of the first frame (the
             original); False starts with the first frame alone.
+        preset (str): ``'timecycle'`` or ``'centred'`` (see above).
         max_chunk_elements (int): bound on affinity elements held at once.
     """
 
     def __init__(self, num_context: int = 7, topk: int = 5, scale: float = math.sqrt(512),
-                 pad_with_first: bool = True, max_chunk_elements: int = 1 << 24) -> None:
+                 pad_with_first: bool = True, preset: str = 'timecycle',
+                 max_chunk_elements: int = 1 << 24) -> None:
+        if preset not in ('timecycle', 'centred'):
+            raise ConfigError(f"TimeCyclePropagation: preset must be 'timecycle' or 'centred', "
+                              f'got {preset!r}')
+        self.preset = preset
         if num_context < 0 or topk < 1 or scale <= 0 or max_chunk_elements < 1:
             raise ConfigError(f'need num_context >= 0, topk >= 1, scale > 0 and '
                               f'max_chunk_elements >= 1, got {num_context}, {topk}, {scale}, '
@@ -276,11 +568,25 @@ class TimeCyclePropagation(PropagationProtocol):
     def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
         return area_seed(maps, stride, grid)
 
+    def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
+                        stride: int, grid: tuple[int, int]) -> Tensor:
+        if self.preset != 'timecycle':
+            return super().seed_from_image(maps, proc, padded, stride, grid)
+        if tuple(maps.shape[-2:]) != tuple(proc):
+            maps = nearest_resize(maps, proc, 'pillow')
+        return bilinear_resize(maps, grid)
+
     def prepare_features(self, feat: Tensor) -> Tensor:
         return l2_normalise(feat)
 
     def mask_scores(self, labels: Tensor) -> Tensor:
         return minmax_normalise(labels)
+
+    def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
+                 size: tuple[int, int]) -> Tensor:
+        if self.preset != 'timecycle':
+            return super().read_out(labels, stride, proc, size)
+        return nearest_resize(bilinear_resize(self.mask_scores(labels), proc), size, 'opencv')
 
     def attend(self, query: Tensor, context: list[tuple[Tensor, Tensor]]) -> Tensor:
         """(1, C, h, w) query -> (1, L, h, w): the mean over context frames of top-k copies."""
@@ -321,12 +627,23 @@ class TimeCyclePropagation(PropagationProtocol):
                 recent.append((feat, labels))
 
     def describe(self) -> dict:
-        return dict(protocol='TimeCycle', context=f'first frame + {self.num_context} preceding'
+        timecycle = self.preset == 'timecycle'
+        return dict(protocol='TimeCycle', preset=self.preset,
+                    reference=('xiaolonw/TimeCycle@16d33ac: test_davis.py, '
+                               'models/videos/model_test.py, preprocess/convert_davis.py'
+                               if timecycle else 'corrflow: geometrically centred seed and '
+                               'read-out (no reference code)'),
+                    context=f'first frame + {self.num_context} preceding'
                     + (' (front-padded with copies of the first frame)'
                        if self.pad_with_first else ''),
                     labels='soft, fed back min-max normalised', radius=None,
                     scale=self.scale, topk=self.topk,
                     topk_over='each context frame, then the mean over the frames',
-                    feature_norm='L2', seed='cell-centred area average',
-                    output='per-channel min-max, argmax',
+                    feature_norm='L2',
+                    seed=('PIL nearest to the processed size, one-hot, bilinear resize to the '
+                          'grid' if timecycle else 'cell-centred area average'),
+                    output=('per-channel min-max, bilinear to the processed size, argmax, '
+                            'nearest to the original size' if timecycle else
+                            'per-channel min-max, bilinear at every pixel (cell i centred on '
+                            'pixel s*i), argmax'),
                     late_objects='mask pasted at its first frame, which stays in the context')
