@@ -171,3 +171,44 @@ def test_a_model_without_clean_passes_is_one_clear_error():
     runner = FakeRunner(nn.Linear(2, 2), clip_dataset())
     with pytest.raises(ConfigError, match='Linear cannot have its batch-norm statistics'):
         HOOKS.build(dict(type='PreciseBNHook')).before_train(runner)
+
+
+def _rank_estimate(rank, world_size, init_file, results):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world_size)
+    try:
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        g = torch.Generator().manual_seed(rank)
+        batches = [torch.randn(2, 3, 8, 8, generator=g) * (rank + 1) for _ in range(3)]
+        local = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        local.load_state_dict(net.state_dict())
+        inputs = [local[0](b) for b in batches]
+        results[rank] = dict(
+            mean=torch.stack([x.mean((0, 2, 3)) for x in inputs]).mean(0).detach(),
+            var=torch.stack([x.var((0, 2, 3)) for x in inputs]).mean(0).detach())
+        estimate_bn_statistics(net, batches, net)
+        results[f'reduced{rank}'] = (net[1].running_mean.clone(), net[1].running_var.clone())
+        indices = [idx for idx in range(4)]
+        from corrflow.engine.bn_recalibration import calibration_batches as batches_of
+        drawn = list(batches_of(indices, lambda items: items, 2, 1, seed=0))
+        results[f'drawn{rank}'] = drawn[0]
+    finally:
+        dist.destroy_process_group()
+
+
+def test_statistics_are_averaged_over_ranks(tmp_path):
+    """Two gloo processes: each ends with the mean of the two ranks' estimates, and the
+    calibration clips are split between the ranks."""
+    import torch.multiprocessing as mp
+    manager = mp.Manager()
+    results = manager.dict()
+    mp.spawn(_rank_estimate, args=(2, str(tmp_path / 'init'), results), nprocs=2, join=True)
+    mean = (results[0]['mean'] + results[1]['mean']) / 2
+    var = (results[0]['var'] + results[1]['var']) / 2
+    for rank in (0, 1):
+        running_mean, running_var = results[f'reduced{rank}']
+        assert torch.allclose(running_mean, mean, atol=1e-5)
+        assert torch.allclose(running_var, var, atol=1e-5)
+    assert not set(results['drawn0']) & set(results['drawn1'])  # different clips per rank
