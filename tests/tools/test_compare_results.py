@@ -44,3 +44,19 @@ def test_mismatched_or_missing_runs_give_one_error_line(tmp_path, capsys):
     assert 'give each run as NAME=DIR' in capsys.readouterr().err
     assert compare_results.main([f'a={a}', '--reference', 'z']) == 1
     assert "--reference 'z' is none of the runs" in capsys.readouterr().err
+
+
+def test_seeds_give_a_mean_a_range_and_a_verdict_per_run(tmp_path, capsys):
+    objects = {'cat_1': (0.5, 0.5)}
+    runs = {name: write_run(tmp_path / name, jf, objects)
+            for name, jf in [('s0', 0.50), ('s1', 0.54), ('s2', 0.52), ('inside', 0.53),
+                             ('above', 0.60), ('below', 0.40)]}
+    args = [f'{name}={folder}' for name, folder in runs.items()]
+    assert compare_results.main([*args, '--seeds', 's0,s1,s2']) == 0
+    text = capsys.readouterr().out
+    assert 'seeds s0, s1, s2: J&F mean 0.5200, std 0.0200, range 0.5000-0.5400 (0.0400)' in text
+    assert '| inside | 0.5300 | +0.0100 | within the seed range |' in text
+    assert '| above | 0.6000 | +0.0800 | above the seed range |' in text
+    assert '| below | 0.4000 | -0.1200 | below the seed range |' in text
+    assert compare_results.main([*args, '--seeds', 's0,nope']) == 1
+    assert 'unknown: nope' in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Compare DAVIS scores of several runs side by side, per sequence.
 
-``python tools/analysis/compare_results.py NAME=DIR [NAME=DIR ...] [--reference NAME] [--out F.md]``
+``python tools/analysis/compare_results.py NAME=DIR [NAME=DIR ...] [--reference NAME]
+[--seeds NAME,NAME,...] [--out F.md]``
 
 Each DIR holds the official CSVs (``global_results-val.csv`` and
 ``per-sequence_results-val.csv``, as written by ``tools/test.py`` under
@@ -9,6 +10,12 @@ table of the global J&F, J and F, then one of J&F per sequence (the mean of
 its objects' J and F), with, against ``--reference``, the difference of the
 means and on how many sequences each run is better. All runs must cover the
 same sequences and objects.
+
+``--seeds`` names runs that differ only in their training seed. They are then
+summarised by their mean J&F, standard deviation and range, and every other
+run is compared with their mean: a run whose J&F lies inside the seeds' range
+is marked "within the seed range" (no measurable difference at this number of
+seeds).
 """
 from __future__ import annotations
 
@@ -86,10 +93,32 @@ def compare(runs: dict[str, dict], reference: str | None) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def seed_summary(runs: dict[str, dict], seeds: list[str]) -> str:
+    """The Markdown table of the other runs against the mean and range of the seeds."""
+    values = [runs[name]['glob']['J&F-Mean'] for name in seeds]
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    lo, hi = min(values), max(values)
+    lines = [f'seeds {", ".join(seeds)}: J&F mean {mean:.4f}, std {std:.4f}, range '
+             f'{lo:.4f}-{hi:.4f} ({hi - lo:.4f})', '',
+             '| run | J&F | vs the seeds\' mean | |', '|---|---|---|---|']
+    for name, run in runs.items():
+        if name in seeds:
+            continue
+        value = run['glob']['J&F-Mean']
+        verdict = ('within the seed range' if lo <= value <= hi else
+                   'above the seed range' if value > hi else 'below the seed range')
+        lines.append(f'| {name} | {value:.4f} | {value - mean:+.4f} | {verdict} |')
+    return '\n'.join(lines) + '\n'
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+', metavar='NAME=DIR', help='a label and a result folder')
     parser.add_argument('--reference', help='the NAME the others are compared with')
+    parser.add_argument('--seeds', help='comma-separated NAMEs of runs that differ only in their '
+                        'training seed (at least two): the others are compared with their mean '
+                        'and range')
     parser.add_argument('--out', help='also write the tables to this Markdown file')
     return parser.parse_args(argv)
 
@@ -109,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             raise CompareError(f'--reference {args.reference!r} is none of the runs '
                                f'({", ".join(runs)})')
         text = compare(runs, args.reference)
+        if args.seeds:
+            seeds = [name for name in args.seeds.split(',') if name]
+            unknown = [name for name in seeds if name not in runs]
+            if unknown or len(set(seeds)) < 2:
+                raise CompareError(f'--seeds {args.seeds!r}: give at least two distinct runs '
+                                   f'(unknown: {", ".join(unknown) or "none"})')
+            text += '\n' + seed_summary(runs, seeds)
     except CompareError as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
