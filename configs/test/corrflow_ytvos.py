@@ -7,3 +7,5 @@ _base_ = [
     '../_base_/datasets/ytvos_test.py',
     '../_base_/default_runtime.py',
 ]
+# corrflow's rules: no reference defines objects that start after frame 0
+model = dict(propagation=dict(preset='centred'))

@@ -257,10 +257,11 @@ class LabelPropagator(BaseModel):
         elif 'first_keypoints' in sample:
             points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
             heat = gaussian_heatmaps(points.to(self.device), (H, W), self.keypoint_sigma)
-            seed = self.protocol.keypoint_seed(heat, proc, padded, self.stride, grid)
+            protocol = self.protocol.keypoint_protocol()
+            seed = protocol.keypoint_seed(heat, proc, padded, self.stride, grid)
             preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
             preds[0] = points.numpy()
-            for t, prob in self._run_protocol(features, T, {0: seed}, precision):
+            for t, prob in self._run_protocol(features, T, {0: seed}, precision, protocol):
                 preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
                 if progress is not None:
                     progress(t, T)
@@ -342,10 +343,10 @@ class LabelPropagator(BaseModel):
         return preds
 
     def _run_protocol(self, features, num_frames: int, seeds: dict[int, Tensor],
-                      precision: Precision):
-        """Yield ``(t, fp32 label maps)``; the protocol's affinity products run under
-        ``precision``'s autocast, the consumer's read-out outside of it."""
-        steps = self.protocol(features, num_frames, seeds)
+                      precision: Precision, protocol: PropagationProtocol | None = None):
+        """Yield ``(t, fp32 label maps)``; the protocol's (default: the model's) affinity
+        products run under ``precision``'s autocast, the consumer's read-out outside of it."""
+        steps = (protocol or self.protocol)(features, num_frames, seeds)
         while True:
             with precision.autocast():
                 step = next(steps, None)
@@ -369,7 +370,8 @@ class LabelPropagator(BaseModel):
     def keypoint_seed_maps(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
         """Original-size (1, J, H, W) keypoint heatmaps -> their seed on the feature grid."""
         proc, padded, grid = self._geometry(size)
-        return self.protocol.keypoint_seed(heatmaps, proc, padded, self.stride, grid)
+        return self.protocol.keypoint_protocol().keypoint_seed(heatmaps, proc, padded,
+                                                               self.stride, grid)
 
     def _geometry(self, size: tuple[int, int]):
         """(processing size, padded size, grid) of frames of ``size``."""

@@ -106,14 +106,19 @@ class PropagationProtocol(ABC):
             maps = F.pad(maps, (0, padded[1] - proc[1], 0, padded[0] - proc[0]), mode='replicate')
         return self.seed(maps, stride, grid)
 
+    def keypoint_protocol(self) -> PropagationProtocol:
+        """The protocol that propagates keypoint heatmaps (default: this one).
+
+        Keypoints are seeded (:meth:`keypoint_seed`) and read out (by the
+        propagator) with the geometrically centred rules under every preset:
+        the presets are the references' rules for masks.
+        """
+        return self
+
     def keypoint_seed(self, heatmaps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
                       stride: int, grid: tuple[int, int]) -> Tensor:
-        """Original-size keypoint heatmaps (1, J, H, W) -> the seed on the grid.
-
-        Keypoints are seeded (and read out, by the propagator) with the
-        geometrically centred rules under every preset: the presets are the
-        references' rules for masks.
-        """
+        """Original-size keypoint heatmaps (1, J, H, W) -> the seed on the grid
+        (resized, padded and seeded as :meth:`seed` does, whatever the preset)."""
         return PropagationProtocol.seed_from_image(self, heatmaps, proc, padded, stride, grid)
 
     def prepare_features(self, feat: Tensor) -> Tensor:
@@ -234,13 +239,15 @@ class CorrFlowPropagation(PropagationProtocol):
     def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
         return strided_seed(maps, stride, grid)
 
-    def keypoint_seed(self, heatmaps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
-                      stride: int, grid: tuple[int, int]) -> Tensor:
-        if self.preset == 'corrflow':
-            raise ConfigError("CorrFlowPropagation(preset='corrflow') copies label ids, not "
-                              "keypoint heatmaps; propagate keypoints with "
-                              "model.propagation.preset='centred'")
-        return super().keypoint_seed(heatmaps, proc, padded, stride, grid)
+    def keypoint_protocol(self) -> PropagationProtocol:
+        """CorrFlow's test code copies label ids, which keypoint heatmaps are not: they are
+        propagated with the ``'centred'`` rules (the arg-max on the grid as the next
+        reference)."""
+        if self.preset != 'corrflow':
+            return self
+        return CorrFlowPropagation(radius=self.radius, temperature=self.temperature,
+                                   preset='centred', stride=self.stride,
+                                   tile_size=self.tile_size)
 
     def _upsampled(self, labels: Tensor) -> Tensor:
         h, w = labels.shape[-2:]
