@@ -25,7 +25,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 
 __all__ = ['SAFE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
            'CheckpointError', 'extract_state_dict', 'load_model_weights', 'file_sha256',
-           'write_weights']
+           'save_atomically', 'write_weights']
 
 
 class CheckpointError(RuntimeError):
@@ -164,6 +164,19 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def save_atomically(obj: dict, dst: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``dst``, then rename it over ``dst``: a
+    failed or interrupted save never leaves a partial file at ``dst``."""
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = f'{dst}.tmp{os.getpid()}'
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_weights(obj: dict, dst: str | Path, model: torch.nn.Module,
                   weights: dict[str, torch.Tensor]) -> None:
     """Save ``obj`` to ``dst`` atomically, then check it reads back into ``model``.
@@ -174,14 +187,7 @@ def write_weights(obj: dict, dst: str | Path, model: torch.nn.Module,
     Raises:
         CheckpointError: the written file does not load or differs.
     """
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    tmp = f'{dst}.tmp{os.getpid()}'
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomically(obj, dst)
     load_model_weights(model, dst)
     loaded = model.state_dict()
     changed = [k for k, v in weights.items() if not torch.equal(loaded[k].to(v.dtype), v)]

@@ -42,7 +42,7 @@ from corrflow.engine.bn_recalibration import (calibration_batches, check_calibra
                                               recalibrate_bn)
 from corrflow.models.layers.batch_norm import batch_norm_layers
 from corrflow.utils.checkpoint import (CheckpointError, extract_state_dict, file_sha256,
-                                       load_checkpoint_file)
+                                       load_checkpoint_file, save_atomically)
 from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_components,
                                    run_with_one_line_errors, set_dataset_root)
 
@@ -172,14 +172,7 @@ def run(args: argparse.Namespace) -> dict:
                                   / before[key].clamp_min(1e-5).sqrt()).mean()),
                 var_ratio=float((after[key] / before[key].clamp_min(1e-12)).mean()))
     out = dict(ckpt, state_dict=out_state) if 'state_dict' in ckpt else out_state
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f'{args.out}.tmp{os.getpid()}'
-    try:
-        torch.save(out, tmp)
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomically(out, args.out)
     check = extract_state_dict(load_checkpoint_file(args.out))
     if set(check) != set(extract_state_dict(out)):
         raise CheckpointError(f'{args.out} was written but reads back with other entries')
