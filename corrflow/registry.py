@@ -58,7 +58,7 @@ PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['corrflow.engine'])
 
 # Pass-through nodes: mmengine's components, reachable from the corrflow scope.
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['corrflow.engine'])
 RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS)
 STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)

@@ -64,7 +64,7 @@ from corrflow.apis.inference import (init_model, load_test_config, propagate,
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError, run_with_one_line_errors
+from corrflow.utils.launch import ConfigError, choose_threads, run_with_one_line_errors
 from corrflow.utils.precision import AMP_CHOICES, PrecisionError
 from corrflow.visualization import draw_keypoint_trails, overlay_masks, write_gif, write_video
 
@@ -235,6 +235,8 @@ def run(args: argparse.Namespace) -> None:
     print(f'model: {type(model.backbone).__name__}, protocol {model.describe()["protocol"]}, '
           f'checkpoint {args.checkpoint}, device {args.device}, precision '
           f'{model.precision.describe()}', flush=True)
+    if str(args.device).startswith('cpu'):
+        print(choose_threads(), flush=True)
     bar = ProgressBar(T - 1, file=sys.stdout)
     start = time.perf_counter()
     result = propagate(model, frames, labels.get('mask', labels.get('keypoints')),

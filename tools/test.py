@@ -12,6 +12,7 @@ withheld): the masks are written in the server's layout and zipped; a split
 with full ground truth in YouTube-VOS layout is scored locally.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -19,11 +20,13 @@ import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
-from mmengine.runner import Runner
+from mmengine.registry import DefaultScope
 
+from corrflow.engine import CorrflowRunner
+from corrflow.registry import DATASETS, MODELS
 from corrflow.utils import allow_mmengine_checkpoints, load_model_weights
 from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_components,
-                                   run_with_one_line_errors,
+                                   choose_threads, run_with_one_line_errors,
                                    setup_test_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES
 
@@ -33,6 +36,7 @@ HEADLINE = {'davis': ('J&F-Mean', 'J-Mean', 'F-Mean'),
                       'F-unseen'),
             'jhmdb': ('PCK@0.1', 'PCK@0.2'), 'vip': ('mIoU',)}
 PREDICT_ONLY_TASKS = ('davis', 'ytvos')
+SEQUENCE_KEYS = {'davis': 'sequences', 'ytvos': 'videos'}  # the dataset's option for --sequences
 
 
 def parse_args():
@@ -50,6 +54,9 @@ def parse_args():
                         help='ytvos: the split folder of the 30 fps release '
                              '(valid_all_frames); every frame is propagated and the listed '
                              '(6 fps) frames are written')
+    parser.add_argument('--sequences', type=lambda text: [n for n in text.split(',') if n],
+                        help='davis / ytvos: score only these sequences (comma-separated '
+                             'names, e.g. blackswan,dog) instead of the whole list')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.propagation.radius=8')
     parser.add_argument('--amp', nargs='?', const='auto', choices=AMP_CHOICES, default=None,
@@ -78,6 +85,14 @@ def build_config(args) -> Config:
         if not osp.isdir(args.data_root):
             raise FileNotFoundError(f'--data-root {args.data_root} is not a directory')
         cfg.test_dataloader.dataset.data_root = args.data_root
+    if args.sequences is not None:
+        if args.task not in SEQUENCE_KEYS:
+            raise ConfigError(f'--sequences is for {" and ".join(SEQUENCE_KEYS)}, not '
+                              f'{args.task}')
+        if not args.sequences:
+            raise ConfigError('--sequences: give at least one sequence name, e.g. '
+                              '--sequences blackswan,dog')
+        cfg.test_dataloader.dataset[SEQUENCE_KEYS[args.task]] = args.sequences
     if args.predict_only:
         if args.task not in PREDICT_ONLY_TASKS:
             raise ConfigError(f'--predict-only is for {" and ".join(PREDICT_ONLY_TASKS)}, not '
@@ -115,12 +130,24 @@ def score_line(task: str, metrics: dict) -> str:
     return f'{task}: ' + ', '.join(f'{k} {shown[k]:.4f}' for k in headline)
 
 
+def preflight(cfg: Config, checkpoint: str) -> None:
+    """Read the data's layout and the checkpoint before the runner is built, so that an
+    error in either is the first thing on the console, not a line after its set-up log."""
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'corrflow')):
+        DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+        if checkpoint.lower() != 'none':
+            load_model_weights(MODELS.build(copy.deepcopy(cfg.model)), checkpoint)
+
+
 def test(args) -> None:
     ok = False
     try:
         cfg = build_config(args)
+        threads = choose_threads(cfg.test_dataloader.get('num_workers', 0))
+        preflight(cfg, args.checkpoint)
         setup_test_distributed(args.launcher)
-        runner = Runner.from_cfg(cfg)
+        runner = CorrflowRunner.from_cfg(cfg)
+        runner.logger.info(threads)
         if args.checkpoint.lower() != 'none':
             info = load_model_weights(runner.model, args.checkpoint)
             if info['unused']:

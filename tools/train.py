@@ -5,11 +5,11 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from corrflow.engine import apply_total_batch, launcher_world_size
+from corrflow.engine import CorrflowRunner, apply_total_batch, launcher_world_size
 from corrflow.utils import allow_mmengine_checkpoints, load_checkpoint_file
 from corrflow.utils.launch import (ConfigError, check_cfg_options, check_config_components,
+                                   choose_threads,
                                    run_with_one_line_errors,
                                    set_dataset_root, setup_cpu_distributed, teardown_distributed)
 from corrflow.utils.precision import AMP_CHOICES, apply_precision, cpu_description
@@ -100,7 +100,8 @@ def summary(runner, cfg, first_iter: int) -> list[str]:
     test_config = cfg.get('test_config', DEFAULT_TEST_CONFIG)
     lines += [f'final checkpoint: {ckpt}',
               f'evaluate it: python tools/test.py {test_config} davis {ckpt} '
-              '--data-root data/DAVIS',
+              '--data-root DAVIS_ROOT (DAVIS-2017 in its official layout: '
+              'docs/en/user_guides/dataset_prepare.md)',
               f'propagate a mask with it: python tools/propagate.py my_video.mp4 '
               f'first_frame_mask.png --checkpoint {ckpt}'
               + ('' if test_config == DEFAULT_TEST_CONFIG else f' --config {test_config}')]
@@ -116,7 +117,9 @@ def train(args) -> None:
             print(f'warning: {precision.warning}', file=sys.stderr)
         setup_cpu_distributed(cfg, args.launcher)
         schedule = apply_total_batch(cfg, launcher_world_size(args.launcher))
-        runner = Runner.from_cfg(cfg)
+        threads = choose_threads(cfg.train_dataloader.get('num_workers', 0))
+        runner = CorrflowRunner.from_cfg(cfg)
+        runner.logger.info(threads)
         for line in schedule:  # the log states the total batch and the lr schedule
             runner.logger.info(line)
         runner.logger.info(f'precision: {precision.describe()}; {cpu_description()}')

@@ -3,6 +3,7 @@ from .hooks import (PreciseBNHook, ReconstructionVisualizationHook, ScheduledSam
                     VideoProgressHook)
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .random_state import PositionSeededDataset, capture_random_state, restore_random_state
+from .runner import CorrflowRunner
 from .resumable_loop import RandomStateHook, ResumableInfiniteSampler, ResumableIterBasedTrainLoop
 from .total_batch import (SampleMultiStepLR, apply_total_batch, launcher_world_size,
                           samples_to_iters)
@@ -12,7 +13,8 @@ from corrflow.utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 
-__all__ = ['CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches', 'recalibrate_bn',
+__all__ = ['CorrflowRunner', 'CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches',
+           'recalibrate_bn',
            'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
            'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
            'RandomStateHook', 'PositionSeededDataset', 'capture_random_state',

@@ -78,6 +78,7 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'checkpoint {path} does not exist')
+    _check_container(path)
     allow_mmengine_checkpoints()
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
@@ -93,13 +94,68 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
                               f'plain tensors or allow-listed classes ({foreign.strip()}); only '
                               'load checkpoints from sources you trust') from None
     except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f'checkpoint {path} could not be read ({err}); is it a PyTorch '
-                              'checkpoint file?') from None
+        detail = _first_line(err)
+        if 'zip archive' in detail or isinstance(err, EOFError):
+            detail = 'the archive is incomplete or damaged: a truncated download or copy?'
+        raise CheckpointError(f'checkpoint {path} could not be read ({detail}); is it a '
+                              'complete PyTorch checkpoint file?') from None
+    except Exception as err:  # a damaged pickle stream fails in many ways (KeyError, ...)
+        raise CheckpointError(f'checkpoint {path} could not be read ({type(err).__name__}: '
+                              f'{_first_line(err)}): it is not a PyTorch checkpoint, or it is '
+                              'corrupted') from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
                               'with a state_dict')
     _check_finite(ckpt, path)
     return ckpt
+
+
+_ZIP_MAGIC = b'PK\x03\x04'  # torch.save's default (zip) format
+_PICKLE_PROTO = b'\x80'  # the legacy format starts with a pickle protocol opcode
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _check_container(path: Path) -> None:
+    """Refuse, by its first bytes, a file that is no PyTorch checkpoint at all."""
+    with open(path, 'rb') as f:
+        head = f.read(256)
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO):
+        return
+    if not head:
+        what = 'an empty file (an interrupted download or copy?)'
+    elif head.startswith(b'version https://git-lfs'):
+        what = ('a Git LFS pointer, not the weights: fetch them with `git lfs pull`, or '
+                'download the file itself')
+    elif head.lstrip().lower().startswith((b'<!doctype', b'<html', b'<?xml', b'<')):
+        what = ('an HTML/XML page, not weights (a download link that returned a web page?); '
+                'download the file itself')
+    elif _is_text(head):
+        what = f'a text file (it starts with "{_preview(head)}")'
+    else:
+        what = f'neither a zip nor a pickle (it starts with bytes {head[:8].hex(" ")})'
+    raise CheckpointError(f'checkpoint {path} is {what}; expected a PyTorch checkpoint '
+                          '(torch.save)')
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        # the read may have cut a multi-byte character at the end
+        try:
+            text = head[:-3].decode('utf-8')
+        except UnicodeDecodeError:
+            return False
+    return all(ch.isprintable() or ch in '\r\n\t' for ch in text)
+
+
+def _preview(head: bytes) -> str:
+    line = head.decode('utf-8', errors='replace').strip().splitlines()[0] if head.strip() else ''
+    return line[:40] + ('...' if len(line) > 40 else '')
 
 
 def _check_finite(ckpt: dict, path: Path) -> None:
@@ -122,7 +178,8 @@ def extract_state_dict(ckpt: dict) -> dict:
     """The parameter dict of a checkpoint: ``state_dict`` or the dict itself, no ``module.``."""
     state = ckpt.get('state_dict', ckpt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError('the checkpoint holds no state_dict of tensors')
+        raise CheckpointError('it holds no state_dict of tensors (is it an optimizer, a '
+                              'results file or another object saved with torch.save?)')
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
 
 
@@ -140,7 +197,10 @@ def load_model_weights(model: torch.nn.Module, path: str | Path) -> dict:
         CheckpointError: the file is unsafe/unreadable, or does not fit ``model``.
     """
     ckpt = load_checkpoint_file(path)
-    state = extract_state_dict(ckpt)
+    try:
+        state = extract_state_dict(ckpt)
+    except CheckpointError as err:
+        raise CheckpointError(f'checkpoint {path}: {err}') from None
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     wrong = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in own.items()
@@ -149,8 +209,10 @@ def load_model_weights(model: torch.nn.Module, path: str | Path) -> dict:
         detail = (f'{len(missing)} missing (e.g. {missing[0]})' if missing else '') + \
             ('; ' if missing and wrong else '') + \
             (f'{len(wrong)} with another shape (e.g. {wrong[0]})' if wrong else '')
+        theirs = next((k for k in state if k not in own), None)
+        holds = f', and it holds e.g. {theirs}' if theirs else ''
         raise CheckpointError(f'checkpoint {path} does not fit {type(model).__name__}: '
-                              f'{detail}; is it a checkpoint of this architecture?')
+                              f'{detail}{holds}; is it a checkpoint of this architecture?')
     model.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
     return dict(unused=sorted(k for k in state if k not in own), meta=ckpt.get('meta', {}))
 

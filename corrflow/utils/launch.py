@@ -12,8 +12,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['ConfigError', 'setup_cpu_distributed', 'teardown_distributed', 'check_cfg_options',
-           'check_config_components',
+__all__ = ['ConfigError', 'available_cores', 'choose_threads', 'setup_cpu_distributed',
+           'teardown_distributed', 'check_cfg_options', 'check_config_components',
            'set_dataset_root', 'user_error_message', 'setup_test_distributed',
            'run_with_one_line_errors']
 
@@ -330,3 +330,46 @@ def setup_test_distributed(launcher: str) -> None:
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
     if not dist.is_initialized():
         dist.init_process_group(backend='nccl' if torch.cuda.is_available() else 'gloo')
+
+
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def choose_threads(num_workers: int = 0) -> str:
+    """Set torch's intra-op threads so that a run does not oversubscribe the CPU.
+
+    Unless the user set ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``), torch gets
+    the cores available to this process, shared among the ranks a launcher
+    started on this machine (``LOCAL_WORLD_SIZE``), less the data-loader
+    workers and less the cores other processes keep busy (the one-minute load
+    average), and at least one. Torch's own default (every core) is slower on
+    a loaded machine: its threads wait for each other at every operation.
+
+    Returns:
+        str: the choice and why, for the log.
+    """
+    user = next((k for k in THREAD_VARIABLES if os.environ.get(k)), None)
+    if user is not None:
+        return f'torch threads {torch.get_num_threads()} ({user}={os.environ[user]})'
+    cores = available_cores()
+    ranks = max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1') or 1))
+    per_rank = max(1, cores // ranks)
+    busy = min(cores, int(os.getloadavg()[0] + 0.5)) if hasattr(os, 'getloadavg') else 0
+    threads = max(1, (cores - busy) // ranks - num_workers)
+    torch.set_num_threads(threads)
+    parts = [f'{cores} cores available']
+    if ranks > 1:
+        parts.append(f'{per_rank} per rank')
+    if busy:
+        parts.append(f'about {busy} busy with other work (load average)')
+    if num_workers:
+        parts.append(f'{num_workers} data-loader worker{"s" if num_workers > 1 else ""}')
+    return (f'torch threads {threads} ({", ".join(parts)}; set OMP_NUM_THREADS to choose '
+            'another number)')

@@ -223,6 +223,7 @@ def bad(clip, tmp_path_factory):
     (root / 'outside.json').write_text('[[10, 10], [100, 10]]')
     torch.save(dict(state_dict={'backbone.conv1.weight': torch.zeros(8, 3, 3, 3)}),
                root / 'other.pth')
+    (root / 'text.pth').write_text('this is not a checkpoint\n')
     return root
 
 
@@ -239,6 +240,7 @@ def bad(clip, tmp_path_factory):
     ('mp4', 'broken.json', 'ckpt', 'broken.json', 'is not valid JSON'),
     ('mp4', 'outside.json', 'ckpt', 'outside.json', 'joint 1 at (100, 10) lies outside'),
     ('mp4', 'mask', 'other.pth', 'other.pth', 'does not fit LabelPropagator'),
+    ('mp4', 'mask', 'text.pth', 'text.pth', 'is a text file'),
 ])
 def test_bad_input_is_one_line_naming_the_file(clip, bad, capsys, video, labels, checkpoint,
                                                blame, message):

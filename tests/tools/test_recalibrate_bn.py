@@ -66,5 +66,5 @@ def test_bad_input_is_one_clear_error(tool, tmp_path):
               'does not fit the model of the config')
     (tmp_path / 'text.pth').write_text('not a checkpoint')
     one_error(tool(TOOL, DEMO, str(tmp_path / 'text.pth'), str(tmp_path / 'o.pth'), *SMALL),
-              'could not be read')
+              'is a text file')
     assert not (tmp_path / 'o.pth').exists()

@@ -189,15 +189,29 @@ def test_vip_end_to_end(tool, tmp_path):
     assert union.sum() == union[[0, 1, 2, 5]].sum()
 
 
+def test_sequences_option_scores_only_those(tool, tmp_path, davis_root, checkpoint):
+    result = tool('tools/test.py', 'configs/test/corrflow_davis.py', 'davis', str(checkpoint),
+                  '--data-root', str(davis_root), '--work-dir', str(tmp_path),
+                  '--sequences', 'seq-c,seq-a')
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / 'davis' / 'per-sequence_results-val.csv') as f:
+        names = sorted({row[0].rsplit('_', 1)[0] for row in list(csv.reader(f))[1:]})
+    assert names == ['seq-a', 'seq-c'] and not (tmp_path / 'davis' / 'seq-b').exists()
+
+
 @pytest.mark.parametrize('args,message', [
     (['configs/test/corrflow_davis.py', 'jhmdb', 'none'], 'evaluates task "davis"'),
     (['configs/test/corrflow_davis.py', 'davis', 'missing.pth'], 'does not exist'),
+    (['configs/test/corrflow_davis.py', 'davis', 'none', '--sequences', 'seq-a,nope'],
+     'DAVIS sequence "nope"'),
+    (['configs/test/corrflow_jhmdb_topk.py', 'jhmdb', 'none', '--sequences', 'a'],
+     '--sequences is for davis and ytvos, not jhmdb'),
 ])
 def test_bad_arguments(tool, tmp_path, davis_root, args, message):
     result = tool('tools/test.py', *args, '--data-root', str(davis_root), '--work-dir',
                   str(tmp_path))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
-    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
 
 
 def test_wrong_architecture_checkpoint(tool, tmp_path, davis_root):
@@ -209,6 +223,19 @@ def test_wrong_architecture_checkpoint(tool, tmp_path, davis_root):
                   str(tmp_path))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert 'does not fit LabelPropagator' in result.stderr
+
+
+def test_text_file_as_checkpoint_is_one_line_before_the_runner(tool, tmp_path, davis_root):
+    (tmp_path / 'notes.pth').write_text('not weights\n')
+    result = tool('tools/test.py', 'configs/test/corrflow_davis.py', 'davis',
+                  str(tmp_path / 'notes.pth'), '--data-root', str(davis_root), '--work-dir',
+                  str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f'error: checkpoint {tmp_path / "notes.pth"} is a text file (it starts with "not '
+        'weights"); expected a PyTorch checkpoint (torch.save)']
+    # refused before the runner was built: nothing of its set-up reached the console
+    assert 'System environment' not in result.stdout + result.stderr
 
 
 def test_amp_bf16_propagation_matches_fp32(tool, tmp_path, davis_root, checkpoint):

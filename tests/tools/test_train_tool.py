@@ -35,6 +35,15 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
     assert any(k.startswith('backbone.') for k in ckpt['state_dict'])
     # TensorBoard event file and reconstruction images are written
     assert list(work.rglob('events.out.tfevents.*'))
+    # the console starts at the work: the set-up dumps are in the log file only
+    head = first.stdout[:first.stdout.index('Iter(train)')]
+    assert len(head.splitlines()) <= 40, head
+    assert 'System environment' not in head and 'Hooks will be executed' not in head
+    assert 'environment, config, hook order: in ' in head
+    log_file = re.search(r'environment, config, hook order: in (\S+)', head)[1]
+    with open(log_file) as f:
+        assert 'System environment' in f.read()
+    assert re.search(r'torch threads \d+ \(', head)
     # the run ends on a summary: what it did and how to use the result
     tail = first.stdout[first.stdout.rindex('Saving checkpoint at 2 iterations'):]
     assert f'trained iterations 1..2 of 2 in {work}' in tail
@@ -44,7 +53,7 @@ def test_demo_config_trains_checkpoints_and_resumes(tool, tmp_path):
     assert found and float(found[1]) == float(found[2]) == losses(first.stdout)[-1]
     assert f'final checkpoint: {work / "iter_2.pth"}' in tail
     assert (f'evaluate it: python tools/test.py configs/test/corrflow_davis.py davis '
-            f'{work / "iter_2.pth"} --data-root data/DAVIS') in tail
+            f'{work / "iter_2.pth"} --data-root DAVIS_ROOT') in tail
     assert 'propagate a mask with it: python tools/propagate.py my_video.mp4 ' in tail
 
     second = tool('tools/train.py', DEMO, '--work-dir', str(work), '--resume', '--cfg-options',
@@ -221,7 +230,10 @@ def test_amp_bf16_trains_with_the_cpu_autocast_wrapper(tool, tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'precision: bf16 (CPU bf16 matrix units: CORRFLOW_CPU_BF16=1)' in log
-    assert "type='CPUAutocastOptimWrapper'" in log  # the config dump of the run
+    # the config dump of the run, in its log file
+    log_file = re.search(r'environment, config, hook order: in (\S+)', log)[1]
+    with open(log_file) as f:
+        assert "type='CPUAutocastOptimWrapper'" in f.read()
     assert len(losses(log)) == 2 and all(0 < x < 100 for x in losses(log))
     assert 'Traceback' not in log
 
