@@ -24,7 +24,8 @@ from corrflow.datasets.video_io import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Data
                                         count_video_frames, natural_sort_key, probe_video,
                                         read_image, read_video_frames)
 from corrflow.utils.checkpoint import load_model_weights
-from corrflow.utils.launch import ConfigError, check_cfg_options, check_config_components
+from corrflow.errors import ConfigError
+from corrflow.utils.config_check import check_cfg_options, check_config_components
 
 __all__ = ['init_model', 'load_test_config', 'propagate', 'read_video', 'read_first_labels',
            'DEFAULT_CONFIG', 'MAX_MASK_COLOURS']

@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['BaseClipDataset', 'clip_starts', 'pattern_starts']
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['TimeCyclePattern']
 

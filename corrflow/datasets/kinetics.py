@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.video_io import DataError
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['KineticsClips', 'NumberedFramePaths', 'read_frame_count_list',
            'load_numbered_frame_videos', 'numbered_frame_videos']

@@ -4,7 +4,7 @@ from __future__ import annotations
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.kinetics import load_numbered_frame_videos
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['OxUvAClips']
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['SyntheticScene', 'SyntheticVideos', 'render_synthetic_video', 'synthetic_video_seed']
 

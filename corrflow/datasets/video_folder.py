@@ -14,7 +14,7 @@ from corrflow.datasets.video_io import (FRAMES_MARKER, IMAGE_EXTENSIONS, VIDEO_E
                                         DataError, count_video_frames, natural_sort_key,
                                         probe_video, recorded_frame_rate)
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['VideoFolder', 'TimeCycleVideoFolder', 'DEFAULT_FRAMES_FPS']
 

@@ -17,6 +17,7 @@ import av
 import cv2
 import numpy as np
 from PIL import Image
+from corrflow.errors import DataError  # noqa: F401 (re-exported)
 
 __all__ = ['VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'VideoInfo', 'read_image', 'probe_video',
            'count_video_frames', 'read_video_frames', 'natural_sort_key', 'DataError',
@@ -25,10 +26,6 @@ __all__ = ['VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'VideoInfo', 'read_image', 'p
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
-
-
-class DataError(RuntimeError):
-    """A data file or list entry is missing, unreadable or malformed."""
 
 
 class PngSizeError(DataError):

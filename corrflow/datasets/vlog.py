@@ -16,7 +16,7 @@ from corrflow.datasets.clip_patterns import TimeCyclePattern
 from corrflow.datasets.kinetics import numbered_frame_videos
 from corrflow.datasets.video_io import DataError
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['VLOGClips', 'read_path_count_list']
 

@@ -7,7 +7,7 @@ import os.path as osp
 from corrflow.datasets.base_clip_dataset import BaseClipDataset
 from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError, natural_sort_key
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['YouTubeVOSClips']
 

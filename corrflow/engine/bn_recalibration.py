@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from corrflow.engine.random_state import PositionSeededDataset, random_state_preserved
 from corrflow.models.layers.batch_norm import estimate_bn_statistics
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['calibration_batches', 'recalibrate_bn', 'check_calibratable']
 

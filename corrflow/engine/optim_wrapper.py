@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
 from corrflow.registry import OPTIM_WRAPPERS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 @OPTIM_WRAPPERS.register_module()

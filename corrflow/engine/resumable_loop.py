@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from corrflow.engine.random_state import (PositionSeededDataset, capture_random_state,
                                           random_state_preserved, restore_random_state)
 from corrflow.registry import DATA_SAMPLERS, HOOKS, LOOPS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 RANDOM_STATE_KEY = 'random_state'
 

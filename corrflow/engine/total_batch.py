@@ -18,7 +18,7 @@ from mmengine.optim.scheduler import MultiStepLR
 from mmengine.optim.scheduler.param_scheduler import INF
 
 from corrflow.registry import PARAM_SCHEDULERS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['SampleMultiStepLR', 'samples_to_iters', 'launcher_world_size', 'apply_total_batch']
 

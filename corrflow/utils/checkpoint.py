@@ -22,14 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+from corrflow.errors import CheckpointError  # noqa: F401 (re-exported)
 
 __all__ = ['SAFE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
            'CheckpointError', 'extract_state_dict', 'load_model_weights', 'file_sha256',
            'save_atomically', 'write_weights']
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, unsafe or of the wrong architecture."""
 
 
 def _numpy_globals() -> list:

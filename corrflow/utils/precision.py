@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
+from corrflow.errors import PrecisionError  # noqa: F401 (re-exported)
 
 __all__ = ['Precision', 'PrecisionError', 'cpu_bf16_units', 'resolve_precision',
            'AMP_CHOICES', 'autocast_dtype', 'autocast_off', 'full_precision', 'apply_precision',
@@ -46,10 +47,6 @@ AMP_CHOICES = ('auto', 'bf16', 'fp16', 'fp32')
 _DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 _NAMES = {v: k for k, v in _DTYPES.items()}
 _CPU_FLAGS = ('amx_bf16', 'avx512_bf16')
-
-
-class PrecisionError(ValueError):
-    """A precision that the device cannot run (e.g. fp16 autocast on a CPU)."""
 
 
 @dataclass(frozen=True)

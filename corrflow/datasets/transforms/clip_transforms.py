@@ -11,7 +11,7 @@ from mmcv.transforms import BaseTransform
 from corrflow.datasets.video_io import read_image, read_video_frames
 from corrflow.models.layers.colour import describe_centroids, load_centroids
 from corrflow.registry import TRANSFORMS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['LoadClipFrames', 'ResizeClip', 'RescaleClip', 'RandomCropClip',
            'RandomResizedCropClip', 'RandomFlipClip',

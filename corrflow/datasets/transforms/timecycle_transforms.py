@@ -19,7 +19,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from corrflow.registry import TRANSFORMS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['TimeCyclePatch', 'window_offsets', 'window_motion', 'window_centres',
            'patch_affine']

@@ -7,7 +7,7 @@ from corrflow.engine.bn_recalibration import (calibration_batches, check_calibra
                                               recalibrate_bn)
 from corrflow.engine.random_state import PositionSeededDataset, random_state_preserved
 from corrflow.registry import HOOKS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 @HOOKS.register_module()

@@ -11,7 +11,7 @@ from mmengine.model import is_model_wrapper
 from corrflow.models.layers.colour import (describe_centroids, labels_to_rgb, load_centroids,
                                            rgb_to_lab)
 from corrflow.registry import HOOKS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 def reconstruction_panel(record: dict, centroids: torch.Tensor) -> np.ndarray:

@@ -11,7 +11,7 @@ from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
 from corrflow.models.algorithms.propagation_mixin import PropagationMixin
 from corrflow.models.layers.batch_norm import frozen_bn_statistics
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
 
 _DRAW_MODES = ('iteration', 'sample')

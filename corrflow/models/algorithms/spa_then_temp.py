@@ -11,7 +11,7 @@ from corrflow.models.backbones.frozen_teacher import load_encoder_weights
 from corrflow.models.backbones.torchvision_resnet import StageView
 from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['SpaThenTemp', 'LAB_MEAN', 'LAB_STD', 'normalised_lab']
 

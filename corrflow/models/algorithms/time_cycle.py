@@ -15,7 +15,7 @@ from corrflow.models.algorithms.propagation_mixin import PropagationMixin
 from corrflow.models.layers.affine import (affine_crop, grid_loss, inlier_mass,
                                            patch_affinity)
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
 
 __all__ = ['TimeCycle', 'IMAGENET_MEAN', 'IMAGENET_STD']

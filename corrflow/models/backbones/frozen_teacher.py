@@ -10,7 +10,7 @@ from torch import Tensor
 
 from corrflow.registry import MODELS
 from corrflow.utils.checkpoint import CheckpointError, load_checkpoint_file
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['FrozenTeacher', 'TEACHER_PREFIXES', 'load_encoder_weights']
 

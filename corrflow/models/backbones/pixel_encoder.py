@@ -8,7 +8,7 @@ from torch import Tensor
 from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.models.layers.propagation import centred_cell_average
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 @MODELS.register_module()

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 _BUILDERS = {
     18: torchvision.models.resnet18,

@@ -7,7 +7,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 _DRAW_MODES = ('iteration', 'sample')
 

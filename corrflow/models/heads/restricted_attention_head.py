@@ -9,7 +9,7 @@ from torch import Tensor
 from corrflow.models.layers.local_attention import restricted_attention
 from corrflow.registry import MODELS
 from corrflow.utils.precision import autocast_off, full_precision
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 _DOWNSAMPLE_MODES = ('strided', 'bilinear_truncate')
 

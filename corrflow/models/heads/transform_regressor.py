@@ -7,7 +7,7 @@ from torch import Tensor
 
 from corrflow.models.layers.affine import params_to_theta
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 __all__ = ['TransformRegressor']
 

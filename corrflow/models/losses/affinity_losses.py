@@ -20,7 +20,7 @@ from torch import Tensor
 
 from corrflow.models.layers.local_attention import local_affinity, restricted_attention
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 from corrflow.utils.precision import autocast_off
 
 __all__ = ['window_softmax', 'WindowedReconstructionLoss', 'UncertaintyMask',

@@ -18,7 +18,7 @@ from corrflow.models.layers.propagation import (gaussian_heatmaps, grid_to_image
 from corrflow.models.layers.colour import rgb_to_lab
 from corrflow.models.trackers.protocols import PropagationProtocol
 from corrflow.registry import MODELS, TASK_UTILS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 from corrflow.utils.precision import (Precision, autocast_off, full_precision,
                                       resolve_precision)
 

@@ -42,7 +42,7 @@ from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minm
                                                 resample_to_image, strided_seed,
                                                 truncated_id_seed)
 from corrflow.registry import TASK_UTILS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 from corrflow.utils.precision import full_precision
 
 __all__ = ['PropagationProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
