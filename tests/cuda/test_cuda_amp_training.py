@@ -1,18 +1,15 @@
 """CorrFlow training steps on a CUDA GPU through mmengine's AmpOptimWrapper (bf16, fp16)."""
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import build_training_model  # noqa: E402
+from helpers import build_training_model
 
-from corrflow.registry import OPTIM_WRAPPERS  # noqa: E402
-from corrflow.utils.precision import apply_precision, resolve_precision  # noqa: E402
+from corrflow.registry import OPTIM_WRAPPERS
+from corrflow.utils.precision import apply_precision, resolve_precision
 
 pytestmark = [
     pytest.mark.cuda,

@@ -1,5 +1,4 @@
 """DAVISVideos, JHMDBVideos and VIPVideos on tiny layouts: samples, names, counts, errors."""
-import sys
 from pathlib import Path
 
 import cv2
@@ -9,12 +8,11 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_davis_layout  # noqa: E402
+from helpers import write_davis_layout
 
-from corrflow.datasets.video_io import DataError  # noqa: E402
-from corrflow.evaluation.davis_io import write_indexed_png  # noqa: E402
-from corrflow.registry import DATASETS, TRANSFORMS  # noqa: E402
+from corrflow.datasets.video_io import DataError
+from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.registry import DATASETS, TRANSFORMS
 
 MASK_PIPELINE = [dict(type='LoadVideoFrames'), dict(type='LoadFirstFrameMask'),
                  dict(type='PackVideoInputs')]

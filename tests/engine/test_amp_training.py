@@ -1,17 +1,14 @@
 """Training steps under CPU bf16 autocast (CPUAutocastOptimWrapper)."""
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import build_training_model  # noqa: E402
+from helpers import build_training_model
 
-from corrflow.engine import CPUAutocastOptimWrapper  # noqa: E402
-from corrflow.registry import OPTIM_WRAPPERS  # noqa: E402
+from corrflow.engine import CPUAutocastOptimWrapper
+from corrflow.registry import OPTIM_WRAPPERS
 
 
 def step_and_keep_grad(model, wrapper, data):

@@ -1,14 +1,11 @@
 """DAVIS J&F maths: hand-computed masks and straightforward full-frame references."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from references import boundary_map as ref_boundary  # noqa: E402
-from references import db_statistics as ref_statistics  # noqa: E402
-from references import frame_f_measure  # noqa: E402
+from references import boundary_map as ref_boundary
+from references import db_statistics as ref_statistics
+from references import frame_f_measure
 
 from corrflow.evaluation.functional import (boundary_radius, db_iou, db_statistics, disk_kernel,
                                             evaluate_frame, evaluate_sequence, f_measure,

@@ -1,6 +1,5 @@
 """DAVIS folders: reading, checking, scoring (synthetic and real data) and the CSVs."""
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
@@ -8,10 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from references import evaluate_baseline  # noqa: E402
+from references import evaluate_baseline
 
-from corrflow.evaluation.davis_io import (DAVIS_GLOBAL_COLUMNS, GLOBAL_CSV,  # noqa: E402
+from corrflow.evaluation.davis_io import (DAVIS_GLOBAL_COLUMNS, GLOBAL_CSV,
                                           PER_SEQUENCE_CSV, DavisResultError, evaluate_davis,
                                           read_davis_gt, read_davis_results, read_davis_sequences,
                                           voc_palette, write_davis_csvs, write_indexed_png)

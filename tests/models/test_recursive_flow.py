@@ -1,17 +1,14 @@
 import copy
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from references import recompute_per_call_loss  # noqa: E402
+from references import recompute_per_call_loss
 
-from corrflow.registry import MODELS  # noqa: E402
-from corrflow.utils.launch import ConfigError  # noqa: E402
+from corrflow.registry import MODELS
+from corrflow.utils.launch import ConfigError
 
 
 def build_model(**kwargs):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
+import check_gpu_figures as figures
 
-import check_gpu_figures as figures  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+
 
 SCRIPT = REPO / 'tools' / 'check_gpu.sh'
 

@@ -1,13 +1,12 @@
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
+import colour_statistics
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / 'tools' / 'analysis'))
-import colour_statistics  # noqa: E402
 
 
 def test_entropies_of_hand_made_labels():

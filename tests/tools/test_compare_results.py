@@ -1,9 +1,7 @@
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / 'tools' / 'analysis'))
-import compare_results  # noqa: E402
+import compare_results
+
 
 
 def write_run(folder: Path, jf: float, objects: dict[str, tuple[float, float]]) -> Path:

@@ -1,19 +1,17 @@
 """tools/convert_corrflow_checkpoint.py and corrflow.utils.convert on a synthetic release file."""
 import argparse
 import importlib.util
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_davis_layout  # noqa: E402
+from helpers import write_davis_layout
 
-from corrflow.registry import MODELS  # noqa: E402
-from corrflow.utils import load_checkpoint_file, load_model_weights  # noqa: E402
-from corrflow.utils.convert import convert_corrflow_state_dict, corrflow_release_key  # noqa: E402
+from corrflow.registry import MODELS
+from corrflow.utils import load_checkpoint_file, load_model_weights
+from corrflow.utils.convert import convert_corrflow_state_dict, corrflow_release_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'convert_corrflow_checkpoint.py'

@@ -6,19 +6,16 @@ dataset in corrflow's registries; configs reach them through
 any edit to corrflow.
 """
 import importlib
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import REPO, write_davis_layout  # noqa: E402
+from helpers import REPO, write_davis_layout
 
-from corrflow.registry import DATASETS, MODELS  # noqa: E402
-from corrflow.utils import load_checkpoint_file  # noqa: E402
+from corrflow.registry import DATASETS, MODELS
+from corrflow.utils import load_checkpoint_file
 
 PACKAGE = '''
 """A user's extension of corrflow."""

@@ -1,13 +1,11 @@
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / 'tools' / 'analysis'))
-import plot_curves  # noqa: E402
+import plot_curves
+
 
 
 def write_scalars(path: Path, rows: list[dict]) -> Path:

@@ -2,7 +2,6 @@
 import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,12 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_random_corrflow_checkpoint  # noqa: E402
+from helpers import write_random_corrflow_checkpoint
 
-from corrflow.apis import init_model, propagate, read_video  # noqa: E402
-from corrflow.datasets.video_io import DataError, count_video_frames  # noqa: E402
-from corrflow.evaluation.davis_io import voc_palette, write_indexed_png  # noqa: E402
+from corrflow.apis import init_model, propagate, read_video
+from corrflow.datasets.video_io import DataError, count_video_frames
+from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'propagate.py'

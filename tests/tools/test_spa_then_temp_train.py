@@ -1,17 +1,14 @@
 """tools/train.py on the reduced Spa-then-Temp config: 4 iterations on a CPU with a small
 teacher, each loss term logged; the teacher's bad inputs as one error line each."""
 import re
-import sys
-from pathlib import Path
 
 import torch
 import torchvision
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_random_corrflow_checkpoint  # noqa: E402
-from test_timecycle_train import write_frame_folders  # noqa: E402
+from helpers import write_random_corrflow_checkpoint
+from test_timecycle_train import write_frame_folders
 
-from corrflow.utils import load_checkpoint_file  # noqa: E402
+from corrflow.utils import load_checkpoint_file
 
 CONFIG = 'configs/train/spa_then_temp_r18_davis16.py'
 SHORT = ['train_cfg.max_iters=4', 'train_dataloader.batch_size=2',

@@ -1,7 +1,6 @@
 """tools/test.py and tools/dist_test.sh end to end on tiny data and the JHMDB sample."""
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_davis_layout, write_random_corrflow_checkpoint  # noqa: E402
+from helpers import write_davis_layout, write_random_corrflow_checkpoint
 
-from corrflow.evaluation.davis_io import write_indexed_png  # noqa: E402
+from corrflow.evaluation.davis_io import write_indexed_png
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import cv2
 
 
-from corrflow.datasets.synthetic import render_synthetic_video  # noqa: E402
-from corrflow.utils import load_checkpoint_file  # noqa: E402
+from corrflow.datasets.synthetic import render_synthetic_video
+from corrflow.utils import load_checkpoint_file
 
 CONFIG = 'configs/train/timecycle_r18_davis16.py'
 

@@ -192,9 +192,7 @@ def test_unsafe_checkpoint_is_refused(tool, tmp_path):
 
 
 def test_davis_validation_during_training_keeps_best(tool, tmp_path):
-    import sys
     from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from helpers import write_davis_layout
 
     davis = write_davis_layout(tmp_path / 'davis', sequences=('seq-a', 'seq-b'))

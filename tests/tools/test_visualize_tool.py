@@ -2,7 +2,6 @@
 import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,10 +10,9 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import write_davis_layout, write_random_corrflow_checkpoint  # noqa: E402
+from helpers import write_davis_layout, write_random_corrflow_checkpoint
 
-from corrflow.datasets.video_io import count_video_frames  # noqa: E402
+from corrflow.datasets.video_io import count_video_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'analysis' / 'visualize.py'

@@ -4,7 +4,6 @@ The fixture (``tests/ytvos_fixture.py``) has an object that is first annotated
 at frame k > 0 of its video; see there for its layout.
 """
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -12,11 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import run_tool, write_davis_layout  # noqa: E402
-from ytvos_fixture import write_ytvos_fixture  # noqa: E402
+from helpers import run_tool, write_davis_layout
+from ytvos_fixture import write_ytvos_fixture
 
-from corrflow.evaluation.functional.davis import db_iou, f_measure  # noqa: E402
+from corrflow.evaluation.functional.davis import db_iou, f_measure
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT = REPO / 'checkpoints' / 'corrflow_r18_davis16.pth'
