@@ -28,13 +28,43 @@ from corrflow.errors import ConfigError
 from corrflow.utils.config_check import check_cfg_options, check_config_components
 
 __all__ = ['init_model', 'load_test_config', 'propagate', 'read_video', 'read_first_labels',
-           'DEFAULT_CONFIG', 'MAX_MASK_COLOURS']
+           'DEFAULT_CONFIG', 'MAX_MASK_COLOURS', 'config_roots', 'find_config']
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The propagation config used when none is given (protocol A, CorrFlow encoder).
-DEFAULT_CONFIG = REPO_ROOT / 'configs' / 'test' / 'corrflow_davis.py'
+DEFAULT_CONFIG = 'configs/test/corrflow_davis.py'
 #: A colour PNG with more distinct colours than this is not a label mask.
 MAX_MASK_COLOURS = 64
+
+
+def config_roots() -> list[Path]:
+    """Where relative config paths such as ``configs/test/corrflow_davis.py`` are looked up
+    after the working directory: the configs installed with the package
+    (``corrflow/.mim/configs``, copied in by ``pip install .``), then, for an editable
+    install, the source checkout the package belongs to."""
+    package = Path(__file__).resolve().parents[1]
+    roots = [package / '.mim']
+    checkout = package.parent
+    if (checkout / 'setup.py').is_file() and (checkout / 'configs').is_dir():
+        roots.append(checkout)
+    return [root for root in roots if (root / 'configs').is_dir()]
+
+
+def find_config(config: str | Path) -> Path:
+    """The config file ``config`` names: as given, or relative to :func:`config_roots`.
+
+    Raises:
+        FileNotFoundError: no such file in any of them (one line naming where it looked).
+    """
+    path = Path(config)
+    if path.is_file():
+        return path
+    if not path.is_absolute():
+        for root in config_roots():
+            if (root / path).is_file():
+                return root / path
+    where = ', '.join(str(r) for r in config_roots()) or 'no installed configs'
+    raise FileNotFoundError(f'config {config} does not exist (looked in the working '
+                            f'directory and in {where})')
 
 
 def load_test_config(config: str | Path | None = None,
@@ -54,11 +84,7 @@ def load_test_config(config: str | Path | None = None,
         ConfigError: an override names a key that does not exist, or the config
             names a component or argument that does not exist.
     """
-    path = Path(config) if config else DEFAULT_CONFIG
-    if not path.is_file() and not path.is_absolute() and (REPO_ROOT / path).is_file():
-        path = REPO_ROOT / path
-    if not path.is_file():
-        raise FileNotFoundError(f'config {config} does not exist')
+    path = find_config(config or DEFAULT_CONFIG)
     cfg = Config.fromfile(str(path))
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
