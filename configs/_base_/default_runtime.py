@@ -21,10 +21,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [
-    # anneals the scheduled-sampling probability with the run's progress
-    dict(type='ScheduledSamplingHook'),
-    # input frames, colour targets and reconstructions in TensorBoard
-    dict(type='ReconstructionVisualizationHook', interval=1000),
+    # the run's progress, for models whose training depends on it (CorrFlow's scheduled
+    # sampling, TimeCycle's frozen-encoder phase); other models are left alone
+    dict(type='TrainProgressHook'),
     # a progress bar over the videos of evaluations
     dict(type='VideoProgressHook'),
     # at the end: batch-norm statistics re-estimated on clean training clips (the bottleneck

@@ -7,5 +7,5 @@ _base_ = [
     '../_base_/models/corrflow_r18.py',
     '../_base_/datasets/kinetics_clips.py',
     '../_base_/schedules/adam_10e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/corrflow_runtime.py',
 ]

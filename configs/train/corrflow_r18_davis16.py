@@ -62,7 +62,7 @@ default_hooks = dict(
     checkpoint=dict(interval=250, max_keep_ckpts=2, save_best='davis/J&F-Mean', rule='greater'),
 )
 custom_hooks = [
-    dict(type='ScheduledSamplingHook'),
+    dict(type='TrainProgressHook'),
     dict(type='ReconstructionVisualizationHook', interval=250),
     dict(type='VideoProgressHook'),
     dict(type='PreciseBNHook', num_batches=40),  # see default_runtime.py

@@ -38,7 +38,7 @@ default_hooks = dict(
     checkpoint=dict(interval=40, max_keep_ckpts=2),
 )
 custom_hooks = [
-    dict(type='ScheduledSamplingHook'),
+    dict(type='TrainProgressHook'),
     dict(type='ReconstructionVisualizationHook', interval=40),
     dict(type='VideoProgressHook'),
     dict(type='PreciseBNHook', num_batches=10),  # see default_runtime.py; 10 for a short run

@@ -3,5 +3,5 @@ _base_ = [
     '../_base_/models/corrflow_r18.py',
     '../_base_/datasets/oxuva_clips.py',
     '../_base_/schedules/adam_10e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/corrflow_runtime.py',
 ]

@@ -45,4 +45,5 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=3),
 )
-custom_hooks = [dict(type='VideoProgressHook')]
+# TrainProgressHook: the frozen-encoder phase (model.frozen_encoder_iters) ends by iteration
+custom_hooks = [dict(type='TrainProgressHook'), dict(type='VideoProgressHook')]

@@ -1,5 +1,6 @@
 from .bn_recalibration import calibration_batches, recalibrate_bn
 from .hooks import (PreciseBNHook, ReconstructionVisualizationHook, ScheduledSamplingHook,
+                    TrainProgressHook,
                     VideoProgressHook)
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .random_state import PositionSeededDataset, capture_random_state, restore_random_state
@@ -15,7 +16,7 @@ allow_mmengine_checkpoints()
 
 __all__ = ['CorrflowRunner', 'CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches',
            'recalibrate_bn',
-           'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
+           'ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'TrainProgressHook',
            'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
            'RandomStateHook', 'PositionSeededDataset', 'capture_random_state',
            'restore_random_state',

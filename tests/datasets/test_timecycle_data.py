@@ -18,7 +18,7 @@ from corrflow.datasets.video_io import DataError
 from corrflow.datasets.vlog import read_path_count_list
 from corrflow.engine.random_state import PositionSeededDataset
 from corrflow.registry import DATASETS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 TIMECYCLE_PIPELINE = [
     dict(type='LoadClipFrames'),

@@ -10,7 +10,7 @@ from corrflow.engine.hooks.reconstruction_visualization_hook import reconstructi
 from corrflow.models.layers.colour import (KINETICS_AB_CENTROIDS, labels_to_rgb, load_centroids,
                                            rgb_to_lab, save_centroids)
 from corrflow.registry import HOOKS, MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 class FakeRunner:
@@ -26,12 +26,26 @@ def build_model():
                              head=dict(type='RestrictedAttentionHead')))
 
 
-def test_scheduled_sampling_hook_sets_progress():
+@pytest.mark.parametrize('name', ['TrainProgressHook', 'ScheduledSamplingHook'])
+def test_train_progress_hook_sets_progress(name):
     model = build_model()
-    hook = HOOKS.build(dict(type='ScheduledSamplingHook'))
+    hook = HOOKS.build(dict(type=name))  # the earlier name builds the same hook
     hook.before_train_iter(FakeRunner(model, 250, 1000), 0)
+    assert (model.train_iteration, model.max_train_iters) == (250, 1000)
     assert model.train_progress == 0.25
     assert abs(model.sampling_prob - 0.825) < 1e-9
+
+
+def test_train_progress_hook_leaves_other_models_alone():
+    model = torch.nn.Linear(2, 2)
+    HOOKS.build(dict(type='TrainProgressHook')).before_train_iter(FakeRunner(model, 5, 10), 0)
+    assert not hasattr(model, 'train_iteration')
+
+
+def test_reconstruction_hook_refuses_a_model_that_keeps_no_reconstructions():
+    hook = HOOKS.build(dict(type='ReconstructionVisualizationHook'))
+    with pytest.raises(ConfigError, match='Linear keeps no reconstructions to show'):
+        hook.before_train(FakeRunner(torch.nn.Linear(2, 2), 0, 10))
 
 
 @pytest.mark.parametrize('iteration,max_iters,progress,prob', [
@@ -41,8 +55,8 @@ def test_scheduled_sampling_hook_drives_the_logged_probability(iteration, max_it
                                                                prob, quantised_batch):
     """The loss of the next iteration logs the probability of the run's progress."""
     model = build_model()
-    model.set_train_progress(0.5)  # left over from an earlier iteration: replaced
-    HOOKS.build(dict(type='ScheduledSamplingHook')).before_train_iter(
+    model.set_train_iteration(500, 1000)  # left over from an earlier iteration: replaced
+    HOOKS.build(dict(type='TrainProgressHook')).before_train_iter(
         FakeRunner(model, iteration, max_iters), 0)
     assert model.train_progress == progress
     data = model.data_preprocessor(quantised_batch(B=1), True)

@@ -10,7 +10,7 @@ from corrflow.engine.bn_recalibration import calibration_batches, recalibrate_bn
 from corrflow.models.layers.batch_norm import (batch_norm_layers, estimate_bn_statistics,
                                                frozen_bn_statistics)
 from corrflow.registry import DATASETS, HOOKS, MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 def build_model(**kwargs):

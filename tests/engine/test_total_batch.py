@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from corrflow.engine import apply_total_batch, launcher_world_size, samples_to_iters
 from corrflow.registry import PARAM_SCHEDULERS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = REPO / 'configs' / 'train' / 'corrflow_r18.py'

@@ -5,7 +5,7 @@ import torchvision
 
 from corrflow.registry import MODELS
 from corrflow.utils.checkpoint import CheckpointError
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 R18 = dict(type='TorchvisionResNet', depth=18, strides=(1, 2, 2, 2), out_stage=4)
 

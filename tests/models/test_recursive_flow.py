@@ -8,7 +8,7 @@ from mmengine.optim import OptimWrapper
 from references import recompute_per_call_loss
 
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 def build_model(**kwargs):
@@ -31,8 +31,8 @@ def make_batch(B=2, T=3, H=48, W=40, seed=0):
 
 def test_sampling_schedule_is_linear_from_0_9_to_0_6():
     model = build_model()
-    for progress, prob in [(0.0, 0.9), (0.5, 0.75), (1.0, 0.6), (2.0, 0.6), (-1, 0.9)]:
-        model.set_train_progress(progress)
+    for iteration, prob in [(0, 0.9), (50, 0.75), (100, 0.6), (200, 0.6), (-100, 0.9)]:
+        model.set_train_iteration(iteration, 100)
         assert model.sampling_prob == pytest.approx(prob)
 
 
@@ -212,8 +212,8 @@ def test_zero_cycle_weight_skips_the_cycle_and_keeps_the_short_term_loss():
 
 def test_teacher_forcing_always_feeds_the_ground_truth():
     model = build_model(sampling_start=1.0, sampling_end=1.0)
-    for progress in (0.0, 0.5, 1.0):
-        model.set_train_progress(progress)
+    for iteration in (0, 50, 100):
+        model.set_train_iteration(iteration, 100)
         assert model.sampling_prob == 1.0
     truth, pred = torch.zeros(2, 4, 3, 3), torch.ones(2, 4, 3, 3)
     for _ in range(20):

@@ -10,7 +10,7 @@ import torchvision
 
 from corrflow.models.losses import pool_window_affinity, window_softmax
 from corrflow.registry import MODELS
-from corrflow.utils.launch import ConfigError
+from corrflow.errors import ConfigError
 
 
 def feats(*shape, seed=0):

@@ -177,7 +177,6 @@ def test_timecycle_model_losses_and_gradients():
 
 
 def test_timecycle_frozen_encoder_phase(monkeypatch):
-    from mmengine.logging import MessageHub
     model = MODELS.build(dict(
         type='TimeCycle',
         backbone=dict(type='TorchvisionResNet', depth=18, strides=(1, 2, 1, 1), out_stage=3),
@@ -187,9 +186,9 @@ def test_timecycle_frozen_encoder_phase(monkeypatch):
         patch_pixels=53, frozen_encoder_iters=5))
     x = torch.rand(1, 3, 3, 96, 96)
     sample = [dict(patch_theta=torch.tensor([[1 / 3, 0, 0], [0, 1 / 3, 0]]))]
-    hub = MessageHub.get_current_instance()
+    assert model.encoder_frozen()  # outside a run: at its start
     for iteration, frozen in ((2, True), (5, False)):
-        hub.update_info('iter', iteration)
+        model.set_train_iteration(iteration, 10)  # as TrainProgressHook does
         model.zero_grad()
         out = model.loss(x, sample)
         sum(v for k, v in out.items() if k.startswith('loss')).backward()
@@ -197,4 +196,3 @@ def test_timecycle_frozen_encoder_phase(monkeypatch):
         backbone_grad = model.backbone.conv1.weight.grad
         assert (backbone_grad is None or not backbone_grad.any()) == frozen
         assert model.neck.conv.weight.grad.abs().sum() > 0
-    hub.update_info('iter', 0)

@@ -1,7 +1,7 @@
 from .precise_bn_hook import PreciseBNHook
 from .reconstruction_visualization_hook import ReconstructionVisualizationHook
-from .scheduled_sampling_hook import ScheduledSamplingHook
+from .train_progress_hook import ScheduledSamplingHook, TrainProgressHook
 from .video_progress_hook import VideoProgressHook
 
 __all__ = ['PreciseBNHook', 'ReconstructionVisualizationHook', 'ScheduledSamplingHook',
-           'VideoProgressHook']
+           'TrainProgressHook', 'VideoProgressHook']

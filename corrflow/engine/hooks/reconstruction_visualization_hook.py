@@ -8,10 +8,11 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from corrflow.models.algorithms.train_progress import ReconstructionRecordMixin
 from corrflow.models.layers.colour import (describe_centroids, labels_to_rgb, load_centroids,
                                            rgb_to_lab)
-from corrflow.registry import HOOKS
 from corrflow.errors import ConfigError
+from corrflow.registry import HOOKS
 
 
 def reconstruction_panel(record: dict, centroids: torch.Tensor) -> np.ndarray:
@@ -109,14 +110,20 @@ class ReconstructionVisualizationHook(Hook):
     def _model(self, runner):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
-    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+    def before_train(self, runner) -> None:
         model = self._model(runner)
-        if hasattr(model, 'record_next_loss') and self.every_n_train_iters(runner, self.interval):
-            model.record_next_loss()
+        if not isinstance(model, ReconstructionRecordMixin):
+            raise ConfigError(f'ReconstructionVisualizationHook: {type(model).__name__} keeps '
+                              'no reconstructions to show (a ReconstructionRecordMixin model, '
+                              'such as CorrFlow\'s RecursiveFlow, does); remove the hook from '
+                              'custom_hooks')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self.every_n_train_iters(runner, self.interval):
+            self._model(runner).record_next_loss()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        model = self._model(runner)
-        record = model.pop_record() if hasattr(model, 'pop_record') else None
+        record = self._model(runner).pop_record()
         if record is None:
             return
         num_classes = record['preds'][0].shape[0]

@@ -2,6 +2,7 @@ from .propagation_mixin import PropagationMixin
 from .recursive_flow import RecursiveFlow, colour_cross_entropy
 from .spa_then_temp import SpaThenTemp
 from .time_cycle import TimeCycle
+from .train_progress import ReconstructionRecordMixin, TrainProgressMixin
 
 __all__ = ['PropagationMixin', 'RecursiveFlow', 'SpaThenTemp', 'TimeCycle',
-           'colour_cross_entropy']
+           'colour_cross_entropy', 'TrainProgressMixin', 'ReconstructionRecordMixin']

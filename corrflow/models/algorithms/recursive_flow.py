@@ -13,6 +13,7 @@ from corrflow.models.layers.batch_norm import frozen_bn_statistics
 from corrflow.registry import MODELS
 from corrflow.errors import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
+from corrflow.models.algorithms.train_progress import ReconstructionRecordMixin, TrainProgressMixin
 
 _DRAW_MODES = ('iteration', 'sample')
 _BN_STATS_MODES = ('all', 'clean')
@@ -42,7 +43,7 @@ def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class RecursiveFlow(PropagationMixin, BaseModel):
+class RecursiveFlow(TrainProgressMixin, ReconstructionRecordMixin, PropagationMixin, BaseModel):
     """Recursive colourisation model of CorrFlow (Lai & Xie, BMVC 2019).
 
     Each frame of a clip is embedded once (backbone + neck, one pass per frame,
@@ -55,7 +56,7 @@ class RecursiveFlow(PropagationMixin, BaseModel):
     The scheduled-sampling probability (of feeding the ground-truth colours of
     the previous frame instead of the prediction) is annealed linearly from
     ``sampling_start`` to ``sampling_end`` over the run; the run's progress is
-    given by :meth:`set_train_progress` (see ``ScheduledSamplingHook``).
+    set by ``TrainProgressHook`` (:class:`TrainProgressMixin`).
 
     Args:
         backbone (dict | nn.Module): feature extractor.
@@ -121,15 +122,8 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         self.sampling_draw = sampling_draw
         self.bn_stats = bn_stats
         self.propagation = dict(propagation or {})
-        self.train_progress = 0.0
-        self._record_next = False
-        self._record: dict | None = None
 
     # ------------------------------------------------------------------ schedule
-    def set_train_progress(self, progress: float) -> None:
-        """Set the fraction of training done, in [0, 1]."""
-        self.train_progress = min(max(float(progress), 0.0), 1.0)
-
     @property
     def sampling_prob(self) -> float:
         """Current probability of feeding ground-truth colours to the next step."""
@@ -277,11 +271,10 @@ class RecursiveFlow(PropagationMixin, BaseModel):
         loss_cycle = (self._cycle_loss(emb, onehot, preds, targets) if self.cycle_weight
                       else inputs.new_zeros(()))
 
-        if self._record_next:
-            self._record = dict(inputs=inputs[0].detach(), net_inputs=net_in[0].detach(),
-                                targets=targets[0].detach(),
-                                preds=[p[0].detach() for p in preds])
-            self._record_next = False
+        if self.wants_record():  # the first clip, for ReconstructionVisualizationHook
+            self.keep_record(dict(inputs=inputs[0].detach(), net_inputs=net_in[0].detach(),
+                                  targets=targets[0].detach(),
+                                  preds=[p[0].detach() for p in preds]))
         return dict(loss_short=loss_short, loss_cycle=self.cycle_weight * loss_cycle,
                     sampling_prob=inputs.new_tensor(prob))
 
@@ -306,13 +299,3 @@ class RecursiveFlow(PropagationMixin, BaseModel):
             return truth if torch.rand(()).item() < prob else pred
         use_truth = (torch.rand(truth.shape[0]) < prob).to(truth.device).view(-1, 1, 1, 1)
         return torch.where(use_truth, truth, pred)
-
-    # ------------------------------------------------------------------ visualisation
-    def record_next_loss(self) -> None:
-        """Keep the first clip's inputs, targets and predictions of the next loss call."""
-        self._record_next = True
-
-    def pop_record(self) -> dict | None:
-        """Return and forget what :meth:`record_next_loss` kept (or None)."""
-        record, self._record = self._record, None
-        return record

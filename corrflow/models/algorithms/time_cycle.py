@@ -7,7 +7,6 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -17,6 +16,7 @@ from corrflow.models.layers.affine import (affine_crop, grid_loss, inlier_mass,
 from corrflow.registry import MODELS
 from corrflow.errors import ConfigError
 from corrflow.utils.precision import autocast_off, full_precision
+from corrflow.models.algorithms.train_progress import TrainProgressMixin
 
 __all__ = ['TimeCycle', 'IMAGENET_MEAN', 'IMAGENET_STD']
 
@@ -29,7 +29,7 @@ def _build(module: dict | nn.Module) -> nn.Module:
 
 
 @MODELS.register_module()
-class TimeCycle(PropagationMixin, BaseModel):
+class TimeCycle(TrainProgressMixin, PropagationMixin, BaseModel):
     """Track a patch backward and forward in time and regress where it ends.
 
     A training sample is ``num_base`` base frames in temporal order followed
@@ -127,8 +127,7 @@ class TimeCycle(PropagationMixin, BaseModel):
         """Whether the current iteration is in the frozen-encoder phase."""
         if not self.frozen_encoder_iters:
             return False
-        iteration = MessageHub.get_current_instance().get_info('iter')
-        return int(iteration or 0) < self.frozen_encoder_iters
+        return self.train_iteration < self.frozen_encoder_iters  # set by TrainProgressHook
 
     def embed(self, frames: Tensor, frozen: bool = False) -> Tensor:
         """(N, 3, H, W) normalised RGB -> (N, C, H/8, W/8) features (not unit length)."""
