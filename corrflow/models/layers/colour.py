@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'KINETICS_AB_CENTROIDS', 'rgb_to_lab', 'lab_to_rgb', 'quantise_ab', 'load_centroids',
+    'KINETICS_AB_CENTROIDS', 'rgb_to_lab', 'lab_to_rgb', 'load_centroids',
     'save_centroids', 'labels_to_rgb', 'describe_centroids',
 ]
 
@@ -131,24 +131,6 @@ def lab_to_rgb(lab: Tensor, channel_dim: int = -3) -> Tensor:
     rgb = torch.where(linear <= 0.0031308, 12.92 * linear,
                       1.055 * linear.pow(1.0 / 2.4) - 0.055)
     return rgb.clamp(0.0, 1.0).movedim(-1, channel_dim)
-
-
-def quantise_ab(lab: Tensor, centroids: Tensor, channel_dim: int = -3) -> Tensor:
-    """Index of the nearest (a, b) centroid of every pixel.
-
-    Args:
-        lab (Tensor): (..., 3, H, W) Lab image(s).
-        centroids (Tensor): (K, 2) (a, b) centroids.
-        channel_dim (int): axis holding L, a, b.
-
-    Returns:
-        Tensor: (..., H, W) int64 class map in [0, K).
-    """
-    ab = lab.movedim(channel_dim, -1)[..., 1:3]  # (..., H, W, 2)
-    c = centroids.to(device=ab.device, dtype=ab.dtype)
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is constant per pixel.
-    dist = (c * c).sum(-1) - 2.0 * (ab @ c.T)  # (..., H, W, K)
-    return dist.argmin(-1)
 
 
 def labels_to_rgb(labels: Tensor, lightness: Tensor, centroids: Tensor) -> Tensor:
