@@ -25,7 +25,8 @@ from __future__ import annotations
 import sys
 
 from corrflow.utils.convert import corrflow_release_key
-from corrflow.utils.release_conversion import ReleaseFormat, run_converter
+from corrflow.utils.launch import run_converter
+from corrflow.utils.release_conversion import ReleaseFormat
 
 #: The release: the CorrFlow encoder, wrapped for label propagation.
 CORRFLOW_RELEASE = ReleaseFormat(

@@ -25,7 +25,8 @@ import sys
 from corrflow.utils.checkpoint import CheckpointError, load_checkpoint_file
 from corrflow.utils.convert import (spa_then_temp_depth, spa_then_temp_ignored,
                                     spa_then_temp_release_key)
-from corrflow.utils.release_conversion import ReleaseFormat, run_converter
+from corrflow.utils.launch import run_converter
+from corrflow.utils.release_conversion import ReleaseFormat
 
 
 def release_format(depth: int) -> ReleaseFormat:

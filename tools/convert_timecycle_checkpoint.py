@@ -26,7 +26,8 @@ import sys
 
 from corrflow.utils.convert import (timecycle_default, timecycle_ignored,
                                     timecycle_release_key, timecycle_reshape)
-from corrflow.utils.release_conversion import ReleaseFormat, run_converter
+from corrflow.utils.launch import run_converter
+from corrflow.utils.release_conversion import ReleaseFormat
 
 #: The release's model: TimeCycle with the ResNet-50 "res4" encoder.
 TIMECYCLE_RELEASE = ReleaseFormat(

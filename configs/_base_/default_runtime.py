@@ -13,6 +13,9 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
 log_level = 'INFO'
 
+# the runner: mmengine's, with safe checkpoints and a console that starts at the work
+runner_type = 'CorrflowRunner'
+
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),

@@ -9,11 +9,6 @@ from .resumable_loop import RandomStateHook, ResumableInfiniteSampler, Resumable
 from .total_batch import (SampleMultiStepLR, apply_total_batch, launcher_world_size,
                           samples_to_iters)
 
-# Runs that use corrflow's engine write checkpoints that load with weights_only=True.
-from corrflow.utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
-
-allow_mmengine_checkpoints()
-
 __all__ = ['CorrflowRunner', 'CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches',
            'recalibrate_bn',
            'ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'TrainProgressHook',

@@ -15,6 +15,7 @@ import logging
 from mmengine.runner import Runner
 
 from corrflow.registry import RUNNERS
+from corrflow.utils.checkpoint import allow_mmengine_checkpoints
 
 __all__ = ['CorrflowRunner', 'SetupDumpFilter']
 
@@ -56,10 +57,11 @@ def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
 
 @RUNNERS.register_module()
 class CorrflowRunner(Runner):
-    """mmengine's Runner with its set-up dumps kept to the log file.
+    """mmengine's Runner with its set-up dumps kept to the log file, writing checkpoints
+    that load with ``torch.load(weights_only=True)``.
 
-    Select it in a config with ``runner_type = 'CorrflowRunner'``; corrflow's
-    tools always use it.
+    ``configs/_base_/default_runtime.py`` selects it (``runner_type``), so mmengine-style
+    launchers build it too; corrflow's tools always use it.
     """
 
     def build_logger(self, log_level: int | str = 'INFO', log_file: str | None = None,
@@ -71,6 +73,10 @@ class CorrflowRunner(Runner):
         return logger
 
     def __init__(self, *args, **kwargs) -> None:
+        # The checkpoints this run writes and resumes from must load with
+        # torch.load(weights_only=True): allow-list the classes mmengine puts in them
+        # (corrflow.utils.checkpoint explains which, and why no others).
+        allow_mmengine_checkpoints()
         super().__init__(*args, **kwargs)
         held = self._setup_filter.held
         files = [h.baseFilename for h in self.logger.handlers

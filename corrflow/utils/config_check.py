@@ -34,7 +34,7 @@ def _lookup(node: Any, parts: list[str]) -> tuple[bool, list[str]]:
 
 # Top-level keys the Runner reads besides its constructor arguments.
 _RUNNER_EXTRA_KEYS = ('sync_bn', 'find_unused_parameters', 'model_wrapper_cfg', 'compile',
-                      'auto_scale_lr', 'strategy', 'task', 'data_root')
+                      'auto_scale_lr', 'strategy', 'task', 'data_root', 'runner_type')
 
 
 def _component_params(type_name: Any) -> tuple[set[str], bool] | None:

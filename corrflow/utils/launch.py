@@ -5,6 +5,7 @@ Library code never imports this module; the config checks it re-exports live in
 """
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import subprocess
@@ -14,14 +15,15 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
-from corrflow.errors import ConfigError  # noqa: F401 (re-exported)
+from corrflow.errors import CheckpointError, ConfigError  # noqa: F401 (re-exported)
 from corrflow.utils.config_check import (  # noqa: F401 (re-exported for the tools)
     check_cfg_options, check_config_components, set_dataset_root)
+from corrflow.utils.release_conversion import ReleaseFormat, convert_release
 
 __all__ = ['ConfigError', 'available_cores', 'choose_threads', 'setup_cpu_distributed',
            'teardown_distributed', 'check_cfg_options', 'check_config_components',
            'set_dataset_root', 'user_error_message', 'setup_test_distributed',
-           'run_with_one_line_errors']
+           'run_with_one_line_errors', 'run_converter']
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -189,3 +191,40 @@ def choose_threads(num_workers: int = 0) -> str:
         parts.append(f'{num_workers} data-loader worker{"s" if num_workers > 1 else ""}')
     return (f'torch threads {threads} ({", ".join(parts)}; set OMP_NUM_THREADS to choose '
             'another number)')
+
+
+def run_converter(fmt: ReleaseFormat, description: str, argv: list[str] | None = None) -> int:
+    """The command line ``SRC DST [--fp16]`` of the ``tools/convert_*.py`` scripts.
+
+    The problems and warnings that :func:`convert_release` returns or raises go to
+    stderr, the summary to stdout. Returns the exit code.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help='the release checkpoint')
+    parser.add_argument('dst', help='the corrflow checkpoint to write')
+    parser.add_argument('--fp16', action='store_true',
+                        help='store floating-point tensors as float16 (half the size)')
+    args = parser.parse_args(argv)
+    try:
+        meta = convert_release(args.src, args.dst, fmt, args.fp16)
+    except (CheckpointError, OSError) as err:
+        for line in getattr(err, 'problems', ()):
+            print(line, file=sys.stderr)
+        message = ' '.join(str(err).split()) or type(err).__name__
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    for key in meta['unmatched_keys']:
+        print(f'warning: release key without a corrflow name, not converted: {key}',
+              file=sys.stderr)
+    num = len(meta['converted_keys'])
+    print(f'converted {num} tensors ({fmt.architecture}'
+          f'{", float16" if args.fp16 else ""}) from {args.src}')
+    if meta['filled_defaults']:
+        print(f'{len(meta["filled_defaults"])} entries the release lacks were filled with '
+              f'defaults (e.g. {meta["filled_defaults"][0]})')
+    if meta['unmatched_keys']:
+        print(f'{len(meta["unmatched_keys"])} release keys not converted (listed above)')
+    if meta['dropped_entries']:
+        print(f'dropped: {", ".join(meta["dropped_entries"])}')
+    print(f'wrote {args.dst}; load it with tools/test.py CONFIG TASK {args.dst}')
+    return 0

@@ -7,14 +7,12 @@ object other than plain containers, numbers and tensors is refused), renames
 and reshapes its tensors, checks them against a freshly built model (an entry
 left unfilled, a tensor of another shape or a converted key the model lacks
 is listed and nothing is written), and writes ``{'state_dict', 'meta'}`` that
-loads back unchanged. :func:`run_converter` is the command line of the
-``tools/convert_*_checkpoint.py`` tools.
+loads back unchanged. The command line of the ``tools/convert_*_checkpoint.py``
+tools is ``corrflow.utils.launch.run_converter``; nothing here prints.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +24,7 @@ from torch import Tensor
 from corrflow.utils.checkpoint import (CheckpointError, file_sha256, load_checkpoint_file,
                                        write_weights)
 
-__all__ = ['ReleaseFormat', 'rename_state_dict', 'convert_release', 'run_converter']
+__all__ = ['ReleaseFormat', 'rename_state_dict', 'convert_release']
 
 
 def _same(name: str, value: Tensor) -> Tensor:
@@ -190,41 +188,3 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
     # The written file must load through the project's own safe loader, unchanged.
     write_weights(dict(state_dict=out_state, meta=meta), dst, _build(fmt), out_state)
     return meta
-
-
-def run_converter(fmt: ReleaseFormat, description: str, argv: list[str] | None = None) -> int:
-    """The command line ``SRC DST [--fp16]`` of the ``tools/convert_*.py`` scripts.
-
-    The only part of this module that prints: the problems and warnings that
-    :func:`convert_release` returns or raises go to stderr, the summary to
-    stdout. Returns the exit code.
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', help='the release checkpoint')
-    parser.add_argument('dst', help='the corrflow checkpoint to write')
-    parser.add_argument('--fp16', action='store_true',
-                        help='store floating-point tensors as float16 (half the size)')
-    args = parser.parse_args(argv)
-    try:
-        meta = convert_release(args.src, args.dst, fmt, args.fp16)
-    except (CheckpointError, OSError) as err:
-        for line in getattr(err, 'problems', ()):
-            print(line, file=sys.stderr)
-        message = ' '.join(str(err).split()) or type(err).__name__
-        print(f'error: {message}', file=sys.stderr)
-        return 1
-    for key in meta['unmatched_keys']:
-        print(f'warning: release key without a corrflow name, not converted: {key}',
-              file=sys.stderr)
-    num = len(meta['converted_keys'])
-    print(f'converted {num} tensors ({fmt.architecture}'
-          f'{", float16" if args.fp16 else ""}) from {args.src}')
-    if meta['filled_defaults']:
-        print(f'{len(meta["filled_defaults"])} entries the release lacks were filled with '
-              f'defaults (e.g. {meta["filled_defaults"][0]})')
-    if meta['unmatched_keys']:
-        print(f'{len(meta["unmatched_keys"])} release keys not converted (listed above)')
-    if meta['dropped_entries']:
-        print(f'dropped: {", ".join(meta["dropped_entries"])}')
-    print(f'wrote {args.dst}; load it with tools/test.py CONFIG TASK {args.dst}')
-    return 0
