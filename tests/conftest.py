@@ -48,3 +48,21 @@ def quantised_batch(monkeypatch):
         return sample_list_collate(items)
 
     return make
+
+
+# Modules whose tests run for seconds each in-process (trainings, real-data evaluations,
+# benchmarks, a wheel build); tests that start a tool as a subprocess (the `tool` fixture)
+# are slow too. `pytest -m "not slow"` leaves them out; CI runs everything.
+SLOW_MODULES = ('tests/benchmarks/', 'tests/model_zoo/', 'tests/test_install.py',
+                'tests/tools/test_resume_exact.py', 'tests/tools/test_samples.py',
+                'tests/tools/test_ytvos_tool.py', 'tests/tools/test_eval_davis_cli.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(REPO_ROOT).as_posix()
+        if 'tool' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.tool)
+            item.add_marker(pytest.mark.slow)
+        elif path.startswith(SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
