@@ -139,7 +139,7 @@ def check_config_components(node: Any, where: str = 'the config') -> None:
             hint = f'; did you mean {", ".join(close)}?' if close else ''
             raise ConfigError(f'{label}: {kind} takes no argument "{key}"{hint}')
 
-    config = node._cfg_dict if isinstance(node, Config) else node
+    config = node.to_dict() if isinstance(node, Config) else node
     walk(config, '')
 
 
@@ -155,12 +155,13 @@ def check_cfg_options(cfg: Config, options: dict | None) -> None:
         return
     from mmengine.runner import Runner
 
+    tree = cfg.to_dict()  # a plain copy, read only
     for key in options:
         parts = key.split('.')
-        ok, siblings = _lookup(cfg._cfg_dict, parts)
+        ok, siblings = _lookup(tree, parts)
         if ok:
             continue
-        parent_ok, _ = _lookup(cfg._cfg_dict, parts[:-1])
+        parent_ok, _ = _lookup(tree, parts[:-1])
         leaf = parts[-1]
         candidates = list(siblings)
         if len(parts) == 1:
@@ -169,7 +170,7 @@ def check_cfg_options(cfg: Config, options: dict | None) -> None:
                 continue
             candidates += sorted(runner_keys)
         elif parent_ok:
-            node = cfg._cfg_dict
+            node = tree
             for part in parts[:-1]:
                 node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
             if isinstance(node, dict) and 'type' in node:
