@@ -9,7 +9,27 @@ from mmengine.dataset import BaseDataset
 from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError
 from corrflow.registry import DATASETS
 
-__all__ = ['DAVISVideos']
+__all__ = ['DAVISVideos', 'annotated_video']
+
+
+def annotated_video(what: str, frame_dir: Path, ann_dir: Path, listed_in: str,
+                    min_frames: int = 1, too_few: str = '') -> tuple[list[Path], list[Path]]:
+    """The frames of a video folder and the annotation path of each (``<frame stem>.png``),
+    for the DAVIS-style layouts (DAVIS, VIP).
+
+    Raises:
+        DataError: no frames, fewer than ``min_frames`` (with ``too_few`` as the reason),
+            or no annotation for the first frame; ``what`` names the video.
+    """
+    frames = sorted(p for p in frame_dir.glob('*') if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not frames:
+        raise DataError(f'{what} (listed in {listed_in}) has no frames in {frame_dir}')
+    if len(frames) < min_frames:
+        raise DataError(f'{what} has {len(frames)} frame(s) in {frame_dir}; {too_few}')
+    anns = [ann_dir / (p.stem + '.png') for p in frames]
+    if not anns[0].is_file():
+        raise DataError(f'{what}: first-frame annotation {anns[0]} does not exist')
+    return frames, anns
 
 
 @DATASETS.register_module()
@@ -60,19 +80,10 @@ class DAVISVideos(BaseDataset):
         img_dir, ann_dir = Path(self.data_prefix['img']), Path(self.data_prefix['ann'])
         data_list = []
         for name in names:
-            frames = sorted(p for p in (img_dir / name).glob('*')
-                            if p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not frames:
-                raise DataError(f'DAVIS sequence "{name}" (listed in {self.ann_file}) has no '
-                                f'frames in {img_dir / name}')
-            if len(frames) < 3:
-                raise DataError(f'DAVIS sequence "{name}" has {len(frames)} frame(s) in '
-                                f'{img_dir / name}; the DAVIS protocol scores frames 1..T-2 and '
-                                f'needs at least 3: leave it out of {self.ann_file}')
-            anns = [ann_dir / name / (p.stem + '.png') for p in frames]
-            if not anns[0].is_file():
-                raise DataError(f'DAVIS sequence "{name}": first-frame annotation {anns[0]} '
-                                'does not exist')
+            frames, anns = annotated_video(
+                f'DAVIS sequence "{name}"', img_dir / name, ann_dir / name, self.ann_file,
+                min_frames=3, too_few='the DAVIS protocol scores frames 1..T-2 and needs at '
+                f'least 3: leave it out of {self.ann_file}')
             missing = [p for p in anns if not p.is_file()]
             if missing and not self.predict_only:
                 raise DataError(f'DAVIS sequence "{name}" has annotations for '

@@ -165,12 +165,15 @@ class KineticsClips(BaseClipDataset):
             ``pipeline``, ...).
     """
 
+    #: what a line of ``ann_file`` holds, for the error message
+    list_line = 'video_dir,num_frames'
+
     def __init__(self, ann_file: str = '', filename_tmpl: str = 'image_{:05d}.jpg',
                  start_index: int = 1, data_prefix: dict | None = None, clip_length: int = 3,
                  frame_stride: int = 4, **kwargs) -> None:
         if not ann_file:
             raise ConfigError(f'{type(self).__name__} needs an ann_file (csv lines '
-                             '"video_dir,num_frames")')
+                              f'"{self.list_line}")')
         self.filename_tmpl = filename_tmpl
         self.start_index = start_index
         super().__init__(ann_file=ann_file, data_prefix=data_prefix or dict(img=''),

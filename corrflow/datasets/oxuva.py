@@ -1,17 +1,16 @@
 """OxUvA training clips (the list format of the CorrFlow OxUvA release)."""
 from __future__ import annotations
 
-from corrflow.datasets.base_clip_dataset import BaseClipDataset
-from corrflow.datasets.kinetics import load_numbered_frame_videos
+from corrflow.datasets.kinetics import KineticsClips
 from corrflow.registry import DATASETS
-from corrflow.errors import ConfigError
 
 __all__ = ['OxUvAClips']
 
 
 @DATASETS.register_module()
-class OxUvAClips(BaseClipDataset):
-    """OxUvA clips from the dataset's JPEG frames.
+class OxUvAClips(KineticsClips):
+    """OxUvA clips from the dataset's JPEG frames: :class:`KineticsClips` with OxUvA's
+    frame names and numbering.
 
     Each line of ``ann_file`` is ``vidNNNN,num_frames``; the frames are
     ``<data_prefix['img']>/<vid>/000000.jpeg`` onwards (numbered from 0, the
@@ -31,18 +30,11 @@ class OxUvAClips(BaseClipDataset):
             ``pipeline``, ...).
     """
 
+    list_line = 'vidNNNN,num_frames'
+
     def __init__(self, ann_file: str = '', filename_tmpl: str = '{:06d}.jpeg',
                  start_index: int = 0, data_prefix: dict | None = None, clip_length: int = 3,
                  frame_stride: int = 4, **kwargs) -> None:
-        if not ann_file:
-            raise ConfigError(f'{type(self).__name__} needs an ann_file (csv lines '
-                             '"vidNNNN,num_frames")')
-        self.filename_tmpl = filename_tmpl
-        self.start_index = start_index
-        super().__init__(ann_file=ann_file, data_prefix=data_prefix or dict(img=''),
+        super().__init__(ann_file=ann_file, filename_tmpl=filename_tmpl,
+                         start_index=start_index, data_prefix=data_prefix,
                          clip_length=clip_length, frame_stride=frame_stride, **kwargs)
-
-    def load_videos(self) -> list[dict]:
-        """One entry per line of the list, with lazily formatted frame paths."""
-        return load_numbered_frame_videos(self.ann_file, self.data_prefix.get('img', ''),
-                                          self.filename_tmpl, self.start_index)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from mmengine.dataset import BaseDataset
 
-from corrflow.datasets.video_io import IMAGE_EXTENSIONS, DataError
+from corrflow.datasets.video_io import DataError
+from corrflow.datasets.davis import annotated_video
 from corrflow.registry import DATASETS
 
 __all__ = ['VIPVideos', 'VIP_CLASSES']
@@ -51,15 +52,8 @@ class VIPVideos(BaseDataset):
         img_dir, ann_dir = Path(self.data_prefix['img']), Path(self.data_prefix['ann'])
         data_list = []
         for name in names:
-            frames = sorted(p for p in (img_dir / name).glob('*')
-                            if p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not frames:
-                raise DataError(f'VIP video "{name}" (listed in {self.ann_file}) has no frames '
-                                f'in {img_dir / name}')
-            anns = [ann_dir / name / (p.stem + '.png') for p in frames]
-            if not anns[0].is_file():
-                raise DataError(f'VIP video "{name}": first-frame annotation {anns[0]} does not '
-                                'exist')
+            frames, anns = annotated_video(f'VIP video "{name}"', img_dir / name, ann_dir / name,
+                                           self.ann_file)
             data_list.append(dict(
                 video=name, frame_paths=[str(p) for p in frames],
                 frame_names=[p.stem for p in frames], first_mask_path=str(anns[0]),
