@@ -4,11 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import Tensor
 
+from corrflow.models.algorithms.base import BaseClipAlgorithm, build_module
 from corrflow.models.layers.colour import KINETICS_AB_CENTROIDS
-from corrflow.models.algorithms.propagation_mixin import PropagationMixin
 from corrflow.models.layers.batch_norm import frozen_bn_statistics
 from corrflow.registry import MODELS
 from corrflow.errors import ConfigError
@@ -19,10 +18,6 @@ _DRAW_MODES = ('iteration', 'sample')
 _BN_STATS_MODES = ('all', 'clean')
 
 
-def _build(module: dict | nn.Module | None) -> nn.Module | None:
-    if module is None or isinstance(module, nn.Module):
-        return module
-    return MODELS.build(module)
 
 
 def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
@@ -43,7 +38,7 @@ def colour_cross_entropy(prob: Tensor, target: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class RecursiveFlow(TrainProgressMixin, ReconstructionRecordMixin, PropagationMixin, BaseModel):
+class RecursiveFlow(TrainProgressMixin, ReconstructionRecordMixin, BaseClipAlgorithm):
     """Recursive colourisation model of CorrFlow (Lai & Xie, BMVC 2019).
 
     Each frame of a clip is embedded once (backbone + neck, one pass per frame,
@@ -99,10 +94,6 @@ class RecursiveFlow(TrainProgressMixin, ReconstructionRecordMixin, PropagationMi
                  bn_stats: str = 'all', propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClipDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if sampling_draw not in _DRAW_MODES:
             raise ConfigError(f'sampling_draw must be one of {_DRAW_MODES}, got {sampling_draw!r}')
@@ -111,10 +102,10 @@ class RecursiveFlow(TrainProgressMixin, ReconstructionRecordMixin, PropagationMi
         if num_classes is not None and num_classes < 2:
             raise ConfigError(f'num_classes must be None (from the data) or >= 2, got '
                               f'{num_classes}')
-        self.backbone = _build(backbone)
-        self.neck = _build(neck)
-        self.head = _build(head)
-        self.bottleneck = _build(bottleneck)
+        self.backbone = build_module(backbone)
+        self.neck = build_module(neck)
+        self.head = build_module(head)
+        self.bottleneck = build_module(bottleneck)
         self.num_classes = num_classes
         self.cycle_weight = cycle_weight
         self.sampling_start = sampling_start

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from corrflow.models.algorithms.propagation_mixin import PropagationMixin
+from corrflow.models.algorithms.base import BaseClipAlgorithm, build_module
 from corrflow.models.backbones.frozen_teacher import load_encoder_weights
 from corrflow.models.backbones.torchvision_resnet import StageView
 from corrflow.models.layers.colour import rgb_to_lab
@@ -28,14 +27,10 @@ def normalised_lab(rgb: Tensor) -> Tensor:
     return (lab - mean) / std
 
 
-def _build(module: dict | nn.Module | None) -> nn.Module | None:
-    if module is None or isinstance(module, nn.Module):
-        return module
-    return MODELS.build(module)
 
 
 @MODELS.register_module()
-class SpaThenTemp(PropagationMixin, BaseModel):
+class SpaThenTemp(BaseClipAlgorithm):
     """Temporal learning on frame pairs, distilling from a frozen spatial teacher.
 
     A training sample is a pair of frames (B, 2, 3, H, W, RGB in [0, 1]); the
@@ -91,29 +86,25 @@ class SpaThenTemp(PropagationMixin, BaseModel):
                  propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClipDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = _build(backbone)
+        self.backbone = build_module(backbone)
         outputs = getattr(self.backbone, 'out_indices', None)
         if not outputs or len(outputs) != 3:
             raise ConfigError('SpaThenTemp needs a student returning three stages (e.g. '
                               'TorchvisionResNet with out_indices=(2, 3, 4))')
-        self.teacher = _build(teacher)
+        self.teacher = build_module(teacher)
         reconstruction = reconstruction if reconstruction is not None else [
             dict(type='WindowedReconstructionLoss', stride=4, radius=12),
             dict(type='WindowedReconstructionLoss', stride=8, radius=6)]
         if len(reconstruction) != 2:
             raise ConfigError(f'reconstruction needs one loss per fine output (2), got '
                               f'{len(reconstruction)}')
-        self.reconstruction = nn.ModuleList(_build(r) for r in reconstruction)
-        self.local_loss = _build(local_loss)
-        self.uncertainty = _build(uncertainty) if local_loss is not None else None
+        self.reconstruction = nn.ModuleList(build_module(r) for r in reconstruction)
+        self.local_loss = build_module(local_loss)
+        self.uncertainty = build_module(uncertainty) if local_loss is not None else None
         if self.local_loss is not None and self.uncertainty is None:
             raise ConfigError('local_loss needs an uncertainty mask (UncertaintyMask)')
-        self.global_loss = _build(global_loss) if self.teacher is not None else None
+        self.global_loss = build_module(global_loss) if self.teacher is not None else None
         if global_loss is not None and self.teacher is None:
             raise ConfigError('global_loss needs a teacher (FrozenTeacher)')
         for stride, loss in zip(outputs[:2], self.reconstruction):

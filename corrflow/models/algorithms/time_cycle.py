@@ -7,10 +7,9 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from corrflow.models.algorithms.propagation_mixin import PropagationMixin
+from corrflow.models.algorithms.base import BaseClipAlgorithm, build_module
 from corrflow.models.layers.affine import (affine_crop, grid_loss, inlier_mass,
                                            patch_affinity)
 from corrflow.registry import MODELS
@@ -24,12 +23,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _build(module: dict | nn.Module) -> nn.Module:
-    return module if isinstance(module, nn.Module) else MODELS.build(module)
 
 
 @MODELS.register_module()
-class TimeCycle(TrainProgressMixin, PropagationMixin, BaseModel):
+class TimeCycle(TrainProgressMixin, BaseClipAlgorithm):
     """Track a patch backward and forward in time and regress where it ends.
 
     A training sample is ``num_base`` base frames in temporal order followed
@@ -94,10 +91,6 @@ class TimeCycle(TrainProgressMixin, PropagationMixin, BaseModel):
                  propagation: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClipDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if len(mean) != 3 or len(std) != 3:
             raise ConfigError(f'mean and std need 3 values (RGB), got {mean} and {std}')
@@ -105,9 +98,9 @@ class TimeCycle(TrainProgressMixin, PropagationMixin, BaseModel):
             raise ConfigError(f'need patch_pixels >= 1, grid_size >= 2 and '
                               f'frozen_encoder_iters >= 0, got {patch_pixels}, {grid_size}, '
                               f'{frozen_encoder_iters}')
-        self.backbone = _build(backbone)
-        self.neck = _build(neck)
-        self.tracker = _build(tracker)
+        self.backbone = build_module(backbone)
+        self.neck = build_module(neck)
+        self.tracker = build_module(tracker)
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.patch_pixels = patch_pixels
