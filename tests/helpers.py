@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from corrflow.datasets.synthetic import render_synthetic_video
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 
 REPO = Path(__file__).resolve().parents[1]
 

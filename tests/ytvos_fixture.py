@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 
 SCALE = 4
 #: video -> [(DAVIS sequence, first DAVIS frame, frames, object id, category)]

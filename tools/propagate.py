@@ -62,7 +62,7 @@ from mmengine.utils import ProgressBar
 from corrflow.apis.inference import (init_model, load_test_config, propagate,
                                      read_first_labels, read_video)
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
+from corrflow.evaluation.png_io import voc_palette, write_indexed_png
 from corrflow.utils.checkpoint import CheckpointError
 from corrflow.utils.launch import ConfigError, choose_threads, run_with_one_line_errors
 from corrflow.utils.precision import AMP_CHOICES, PrecisionError

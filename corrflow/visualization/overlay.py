@@ -10,7 +10,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from corrflow.evaluation.davis_io import voc_palette
+from corrflow.evaluation.png_io import voc_palette
 
 __all__ = ['colorize_mask', 'overlay_masks', 'overlay_heatmap', 'heatmap_to_rgb',
            'hstack_images', 'add_caption']

@@ -11,7 +11,7 @@ from scipy.io import savemat
 from helpers import write_davis_layout
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 from corrflow.registry import DATASETS, TRANSFORMS
 
 MASK_PIPELINE = [dict(type='LoadVideoFrames'), dict(type='LoadFirstFrameMask'),

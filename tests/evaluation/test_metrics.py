@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 from corrflow.registry import METRICS
 
 SETTINGS = dict(protocol='B (top-k memory)', radius=6)

@@ -14,7 +14,7 @@ from helpers import write_random_corrflow_checkpoint
 
 from corrflow.apis import init_model, propagate, read_video
 from corrflow.datasets.video_io import DataError, count_video_frames
-from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
+from corrflow.evaluation.png_io import voc_palette, write_indexed_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'propagate.py'

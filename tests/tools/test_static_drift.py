@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from corrflow.evaluation.davis_io import voc_palette, write_indexed_png
+from corrflow.evaluation.png_io import voc_palette, write_indexed_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / 'tools' / 'analysis' / 'static_drift.py'

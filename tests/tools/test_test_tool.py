@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import write_davis_layout, write_random_corrflow_checkpoint
 
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -211,7 +211,7 @@ def test_a_mask_of_another_size_than_its_frame_is_one_error_line(fixture, tmp_pa
     valid = _copy_valid(fixture, tmp_path)
     path = valid / 'Annotations' / 'cut' / '00010.png'
     small = read_ids(path)[:60, :100].copy()
-    from corrflow.evaluation.davis_io import write_indexed_png
+    from corrflow.evaluation.png_io import write_indexed_png
     write_indexed_png(str(path), small)
     line = _one_error_line(run_ytvos(tool, tmp_path / 'out', valid), tmp_path / 'out')
     assert line.startswith(f'error: {path}: the mask is 100x60, its frame ')

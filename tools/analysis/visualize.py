@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from corrflow.datasets.video_io import DataError, read_image
-from corrflow.evaluation.davis_io import read_png_ids
+from corrflow.evaluation.png_io import read_png_ids
 from corrflow.models.layers.propagation import padded_size, resample_to_image
 from corrflow.utils.checkpoint import CheckpointError
 from corrflow.utils.launch import run_with_one_line_errors

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.io import savemat
 
 from corrflow.datasets.synthetic import SyntheticScene, render_synthetic_video
-from corrflow.evaluation.davis_io import write_indexed_png
+from corrflow.evaluation.png_io import write_indexed_png
 
 CLIP = dict(seed=7, frames=32, size=(256, 192))
 DAVIS = dict(seeds={'synthetic-a': 11, 'synthetic-b': 23}, frames=8, size=(256, 192))

@@ -11,9 +11,10 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, read_gt_frame,
-                                          summarise_davis, write_davis_csvs, write_indexed_png)
+from corrflow.evaluation.davis_io import (GLOBAL_CSV, PER_SEQUENCE_CSV, summarise_davis,
+                                          write_davis_csvs)
 from corrflow.evaluation.functional.davis import evaluate_sequence
+from corrflow.evaluation.png_io import read_gt_frame, write_indexed_png
 from corrflow.registry import METRICS
 
 __all__ = ['DAVISMetric', 'read_gt_volume']

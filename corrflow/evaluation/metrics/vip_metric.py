@@ -10,7 +10,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import PngSizeError, read_png_ids, write_indexed_png
+from corrflow.evaluation.png_io import PngSizeError, read_png_ids, write_indexed_png
 from corrflow.evaluation.functional.segmentation import (VIP_CLASSES, intersect_and_union,
                                                          per_class_iou)
 from corrflow.registry import METRICS

@@ -12,7 +12,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import read_gt_frame, write_indexed_png
+from corrflow.evaluation.png_io import read_gt_frame, write_indexed_png
 from corrflow.evaluation.functional.davis import db_iou, f_measure
 from corrflow.registry import METRICS
 
