@@ -29,7 +29,8 @@ import numpy as np
 
 __all__ = [
     'DEFAULT_BOUND_TH', 'boundary_radius', 'db_iou', 'db_statistics', 'disk_kernel',
-    'evaluate_frame', 'evaluate_sequence', 'f_measure', 'num_objects', 'seg_to_boundary',
+    'evaluate_frame', 'evaluate_sequence', 'f_measure', 'num_objects', 'score_objects',
+    'seg_to_boundary',
 ]
 
 #: Boundary tolerance as a fraction of the image diagonal (official default).
@@ -375,3 +376,27 @@ def _union_box(a: Box | None, b: Box | None) -> Box | None:
     if b is None:
         return a
     return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
+def score_objects(pred: np.ndarray, gt: np.ndarray, first: dict[int, int]) -> dict[int, dict]:
+    """J and F of each object over the frames after its first frame.
+
+    Args:
+        pred (np.ndarray): (T, H, W) predicted ids of the scored frames.
+        gt (np.ndarray): (T, H, W) GT ids of the same frames.
+        first (dict[int, int]): object id -> index (in these frames) of its
+            first frame; frames after it are scored.
+
+    Returns:
+        dict[int, dict]: id -> ``J``, ``F`` (means) and ``frames`` (how many);
+        an object whose first frame is the last has no entry.
+    """
+    out = {}
+    for obj, start in sorted(first.items()):
+        frames = range(start + 1, len(pred))
+        if not frames:
+            continue
+        j = [float(db_iou(gt[t] == obj, pred[t] == obj)) for t in frames]
+        f = [f_measure(pred[t] == obj, gt[t] == obj) for t in frames]
+        out[obj] = dict(J=float(np.mean(j)), F=float(np.mean(f)), frames=len(frames))
+    return out

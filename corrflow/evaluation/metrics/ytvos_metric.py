@@ -13,10 +13,10 @@ from mmengine.logging import MMLogger
 
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.png_io import read_gt_frame, write_indexed_png
-from corrflow.evaluation.functional.davis import db_iou, f_measure
+from corrflow.evaluation.functional.davis import score_objects
 from corrflow.registry import METRICS
 
-__all__ = ['YouTubeVOSMetric', 'score_objects', 'write_submission_zip']
+__all__ = ['YouTubeVOSMetric', 'write_submission_zip']
 
 #: Fixed entry time of the zip, so that the same masks always give the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -42,30 +42,6 @@ def write_submission_zip(out_dir: str, entries: Sequence[str], name: str) -> str
                 archive.writestr(info, f.read(), compresslevel=6)
     os.replace(tmp, path)
     return path
-
-
-def score_objects(pred: np.ndarray, gt: np.ndarray, first: dict[int, int]) -> dict[int, dict]:
-    """J and F of each object over the frames after its first frame.
-
-    Args:
-        pred (np.ndarray): (T, H, W) predicted ids of the scored frames.
-        gt (np.ndarray): (T, H, W) GT ids of the same frames.
-        first (dict[int, int]): object id -> index (in these frames) of its
-            first frame; frames after it are scored.
-
-    Returns:
-        dict[int, dict]: id -> ``J``, ``F`` (means) and ``frames`` (how many);
-        an object whose first frame is the last has no entry.
-    """
-    out = {}
-    for obj, start in sorted(first.items()):
-        frames = range(start + 1, len(pred))
-        if not frames:
-            continue
-        j = [float(db_iou(gt[t] == obj, pred[t] == obj)) for t in frames]
-        f = [f_measure(pred[t] == obj, gt[t] == obj) for t in frames]
-        out[obj] = dict(J=float(np.mean(j)), F=float(np.mean(f)), frames=len(frames))
-    return out
 
 
 @METRICS.register_module()
