@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from corrflow.utils.precision import autocast_dtype, autocast_off
+from corrflow.utils.precision import autocast_dtype, autocast_off, full_precision
 
 __all__ = [
     'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
-    'topk_memory_attention', 'tiles_per_chunk', 'wide_gemm_output',
+    'topk_memory_attention', 'per_frame_topk_attention', 'tiles_per_chunk', 'wide_gemm_output',
 ]
 
 
@@ -662,3 +662,36 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     out = out.view(B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
     return out[:, :, :H, :W]
+
+
+def per_frame_topk_attention(query: Tensor, context: list[tuple[Tensor, Tensor]], topk: int,
+                             scale: float, max_chunk_elements: int) -> Tensor:
+    """TimeCycle's read-out: for each context frame, the top-k of the softmax over all its
+    positions (no window), then the mean over the frames.
+
+    Args:
+        query (Tensor): (1, C, h, w) features of the current frame.
+        context (list[tuple[Tensor, Tensor]]): (features (1, C, h', w'), labels
+            (1, L, h', w')) of each context frame.
+        topk (int): positions kept per frame (fewer if a frame has fewer).
+        scale (float): the affinities are multiplied by it before the softmax.
+        max_chunk_elements (int): affinity entries computed at once (memory bound).
+
+    Returns:
+        Tensor: (1, L, h, w) label distribution, in full precision.
+    """
+    _, C, h, w = query.shape
+    q = query.reshape(C, h * w).t()  # (Q, C)
+    num_labels = context[0][1].shape[1]
+    dtype = full_precision(context[0][1].dtype)  # label maps and softmax in full precision
+    out = torch.zeros(h * w, num_labels, dtype=dtype, device=query.device)
+    for feat, labels in context:
+        keys = feat.reshape(C, -1)  # (C, P)
+        values = labels.reshape(num_labels, -1).t().to(dtype)  # (P, L)
+        k = min(topk, keys.shape[1])
+        rows = max(1, max_chunk_elements // keys.shape[1])
+        for i in range(0, h * w, rows):
+            prob = (q[i:i + rows] @ keys).to(dtype).mul_(scale).softmax(dim=1)
+            top, idx = prob.topk(k, dim=1)  # (rows, k)
+            out[i:i + rows] += (top.unsqueeze(-1) * values[idx]).sum(1)
+    return (out / len(context)).t().reshape(1, num_labels, h, w)

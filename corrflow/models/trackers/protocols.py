@@ -30,11 +30,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from corrflow.models.layers.local_attention import (restricted_attention,
+from corrflow.models.layers.local_attention import (per_frame_topk_attention, restricted_attention,
                                                     topk_memory_attention,
                                                     topk_restricted_attention)
 from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minmax_normalise,
@@ -43,9 +42,8 @@ from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minm
                                                 truncated_id_seed)
 from corrflow.registry import TASK_UTILS
 from corrflow.errors import ConfigError
-from corrflow.utils.precision import full_precision
 
-__all__ = ['PropagationProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
+__all__ = ['PropagationProtocol', 'SoftMemoryProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
            'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS', 'CORRFLOW_PRESETS',
            'l2_normalise', 'paste_labels']
 
@@ -390,8 +388,23 @@ TOPK_PRESETS: dict[str, TopKRules] = {
 }
 
 
+class SoftMemoryProtocol(PropagationProtocol):
+    """What the soft-label memory protocols share (top-k memory, TimeCycle's): the
+    area-averaged seed on the feature grid, unit-length features, and per-channel min-max
+    label maps."""
+
+    def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
+        return area_seed(maps, stride, grid)
+
+    def prepare_features(self, feat: Tensor) -> Tensor:
+        return l2_normalise(feat)
+
+    def mask_scores(self, labels: Tensor) -> Tensor:
+        return minmax_normalise(labels)
+
+
 @TASK_UTILS.register_module()
-class TopKMemoryPropagation(PropagationProtocol):
+class TopKMemoryPropagation(SoftMemoryProtocol):
     """Protocol B (CRW and its successors): the first frame plus N preceding frames.
 
     Features are L2-normalised; affinities are divided by ``temperature``,
@@ -439,9 +452,6 @@ class TopKMemoryPropagation(PropagationProtocol):
         self.tile_size = tile_size
         self.max_chunk_elements = max_chunk_elements
 
-    def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
-        return area_seed(maps, stride, grid)
-
     def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
                         stride: int, grid: tuple[int, int]) -> Tensor:
         if self.rules.seed == 'nearest':
@@ -451,12 +461,6 @@ class TopKMemoryPropagation(PropagationProtocol):
                 maps = nearest_resize(maps, proc, 'opencv')
             return bilinear_resize(maps, grid)
         return super().seed_from_image(maps, proc, padded, stride, grid)
-
-    def prepare_features(self, feat: Tensor) -> Tensor:
-        return l2_normalise(feat)
-
-    def mask_scores(self, labels: Tensor) -> Tensor:
-        return minmax_normalise(labels)
 
     def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
                  size: tuple[int, int]) -> Tensor:
@@ -516,7 +520,7 @@ class TopKMemoryPropagation(PropagationProtocol):
 
 
 @TASK_UTILS.register_module()
-class TimeCyclePropagation(PropagationProtocol):
+class TimeCyclePropagation(SoftMemoryProtocol):
     """TimeCycle's own protocol: the first frame and N preceding frames, top-k per frame.
 
     For every query cell and every context frame separately, the softmax over
@@ -572,9 +576,6 @@ class TimeCyclePropagation(PropagationProtocol):
         self.pad_with_first = pad_with_first
         self.max_chunk_elements = max_chunk_elements
 
-    def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
-        return area_seed(maps, stride, grid)
-
     def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
                         stride: int, grid: tuple[int, int]) -> Tensor:
         if self.preset != 'timecycle':
@@ -582,12 +583,6 @@ class TimeCyclePropagation(PropagationProtocol):
         if tuple(maps.shape[-2:]) != tuple(proc):
             maps = nearest_resize(maps, proc, 'pillow')
         return bilinear_resize(maps, grid)
-
-    def prepare_features(self, feat: Tensor) -> Tensor:
-        return l2_normalise(feat)
-
-    def mask_scores(self, labels: Tensor) -> Tensor:
-        return minmax_normalise(labels)
 
     def read_out(self, labels: Tensor, stride: int, proc: tuple[int, int],
                  size: tuple[int, int]) -> Tensor:
@@ -597,21 +592,8 @@ class TimeCyclePropagation(PropagationProtocol):
 
     def attend(self, query: Tensor, context: list[tuple[Tensor, Tensor]]) -> Tensor:
         """(1, C, h, w) query -> (1, L, h, w): the mean over context frames of top-k copies."""
-        _, C, h, w = query.shape
-        q = query.reshape(C, h * w).t()  # (Q, C)
-        num_labels = context[0][1].shape[1]
-        dtype = full_precision(context[0][1].dtype)  # label maps and softmax in full precision
-        out = torch.zeros(h * w, num_labels, dtype=dtype, device=query.device)
-        for feat, labels in context:
-            keys = feat.reshape(C, -1)  # (C, P)
-            values = labels.reshape(num_labels, -1).t().to(dtype)  # (P, L)
-            k = min(self.topk, keys.shape[1])
-            rows = max(1, self.max_chunk_elements // keys.shape[1])
-            for i in range(0, h * w, rows):
-                prob = (q[i:i + rows] @ keys).to(dtype).mul_(self.scale).softmax(dim=1)
-                top, idx = prob.topk(k, dim=1)  # (rows, k)
-                out[i:i + rows] += (top.unsqueeze(-1) * values[idx]).sum(1)
-        return (out / len(context)).t().reshape(1, num_labels, h, w)
+        return per_frame_topk_attention(query, context, self.topk, self.scale,
+                                        self.max_chunk_elements)
 
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
                  seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
