@@ -43,8 +43,8 @@ from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minm
 from corrflow.registry import TASK_UTILS
 from corrflow.errors import ConfigError
 
-__all__ = ['PropagationProtocol', 'SoftMemoryProtocol', 'CorrFlowPropagation', 'TopKMemoryPropagation',
-           'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS', 'CORRFLOW_PRESETS',
+__all__ = ['PropagationProtocol', 'SoftMemoryProtocol', 'CorrFlowPropagation',
+           'TopKMemoryPropagation', 'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS', 'CORRFLOW_PRESETS',
            'l2_normalise', 'paste_labels']
 
 
