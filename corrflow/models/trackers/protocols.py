@@ -44,7 +44,8 @@ from corrflow.registry import TASK_UTILS
 from corrflow.errors import ConfigError
 
 __all__ = ['PropagationProtocol', 'SoftMemoryProtocol', 'CorrFlowPropagation',
-           'TopKMemoryPropagation', 'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS', 'CORRFLOW_PRESETS',
+           'TopKMemoryPropagation', 'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS',
+           'CORRFLOW_PRESETS',
            'l2_normalise', 'paste_labels']
 
 
