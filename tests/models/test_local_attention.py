@@ -278,3 +278,15 @@ def test_topk_memory_attention_keeps_every_tie_with_the_kth():
                                  keep_ties=True)
     assert float(both[0, 0, 0, 0]) == 0.5  # both tied keys, equal weights
     assert float(one[0, 0, 0, 0]) in (0.0, 1.0)  # exactly one of them
+
+
+def test_global_attention_is_the_whole_frame_window():
+    """radius=None under protocol A: the softmax over every reference cell, as a window that
+    covers the frame gives it."""
+    from corrflow.models.layers.local_attention import global_attention, restricted_attention
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 8, 7, 9, generator=g), torch.randn(1, 8, 7, 9, generator=g)
+    v = torch.rand(1, 3, 7, 9, generator=g)
+    dense = global_attention(q, k, v, temperature=0.5, max_chunk_elements=50)  # chunked
+    windowed = restricted_attention(q, k, v, radius=9, temperature=0.5)
+    torch.testing.assert_close(dense, windowed, rtol=1e-5, atol=1e-6)

@@ -368,3 +368,21 @@ def test_bilinear_resize_follows_opencv():
         ours = bilinear_resize(torch.from_numpy(x).permute(2, 0, 1)[None], size)
         theirs = cv2.resize(x, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
         np.testing.assert_allclose(ours[0].permute(1, 2, 0).numpy(), theirs, atol=2e-6)
+
+
+def test_protocol_a_with_the_whole_frame_as_window():
+    from corrflow.errors import ConfigError
+    from corrflow.models.trackers.protocols import CorrFlowPropagation
+    assert CorrFlowPropagation(radius=None).describe()['radius'] == 'whole frame'
+    with pytest.raises(ConfigError, match='radius must be an integer >= 0, or None'):
+        CorrFlowPropagation(radius=-1)
+    g = torch.Generator().manual_seed(1)
+    feats = [torch.randn(1, 8, 6, 7, generator=g) for _ in range(3)]
+    seed = torch.zeros(1, 2, 6, 7)
+    seed[:, 0], seed[:, 1, 2:4, 2:5] = 1, 1
+    seed[:, 0, 2:4, 2:5] = 0
+    whole = CorrFlowPropagation(radius=None, preset='centred')(feats.__getitem__, 3, {0: seed})
+    wide = CorrFlowPropagation(radius=7, preset='centred')(feats.__getitem__, 3, {0: seed})
+    whole, wide = dict(whole), dict(wide)
+    for t in (1, 2):
+        torch.testing.assert_close(whole[t], wide[t], rtol=1e-5, atol=1e-6)

@@ -33,7 +33,8 @@ from corrflow.utils.precision import autocast_dtype, autocast_off, full_precisio
 
 __all__ = [
     'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
-    'topk_memory_attention', 'per_frame_topk_attention', 'tiles_per_chunk', 'wide_gemm_output',
+    'topk_memory_attention', 'per_frame_topk_attention', 'global_attention', 'tiles_per_chunk',
+    'wide_gemm_output',
 ]
 
 
@@ -695,3 +696,33 @@ def per_frame_topk_attention(query: Tensor, context: list[tuple[Tensor, Tensor]]
             top, idx = prob.topk(k, dim=1)  # (rows, k)
             out[i:i + rows] += (top.unsqueeze(-1) * values[idx]).sum(1)
     return (out / len(context)).t().reshape(1, num_labels, h, w)
+
+
+def global_attention(query: Tensor, key: Tensor, value: Tensor, temperature: float = 1.0,
+                     max_chunk_elements: int = 1 << 24) -> Tensor:
+    """Softmax attention over every position of the reference frame (no window).
+
+    What :func:`restricted_attention` gives with a window that covers the whole frame, as
+    dense products over chunks of queries instead of windows.
+
+    Args:
+        query (Tensor): (B, C, H, W) target features.
+        key (Tensor): (B, C, H', W') reference features.
+        value (Tensor): (B, L, H', W') reference values.
+        temperature (float): affinities are divided by it before the softmax.
+        max_chunk_elements (int): upper bound on affinity elements held at once.
+
+    Returns:
+        Tensor: (B, L, H, W) attention-weighted values, in full precision.
+    """
+    B, C, H, W = query.shape
+    q = query.flatten(2).transpose(1, 2)  # (B, Q, C)
+    k = key.flatten(2)  # (B, C, P)
+    dtype = full_precision(value.dtype)
+    v = value.flatten(2).transpose(1, 2).to(dtype)  # (B, P, L)
+    out = torch.empty(B, H * W, v.shape[-1], dtype=dtype, device=query.device)
+    rows = max(1, max_chunk_elements // max(1, B * k.shape[-1]))
+    for i in range(0, H * W, rows):
+        aff = torch.bmm(q[:, i:i + rows], k).to(dtype) / temperature
+        out[:, i:i + rows] = torch.bmm(aff.softmax(dim=-1), v)
+    return out.transpose(1, 2).reshape(B, v.shape[-1], H, W)

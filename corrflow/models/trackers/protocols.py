@@ -33,7 +33,8 @@ from typing import Callable, Iterator, Mapping
 import torch.nn.functional as F
 from torch import Tensor
 
-from corrflow.models.layers.local_attention import (per_frame_topk_attention, restricted_attention,
+from corrflow.models.layers.local_attention import (global_attention, per_frame_topk_attention,
+                                                    restricted_attention,
                                                     topk_memory_attention,
                                                     topk_restricted_attention)
 from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minmax_normalise,
@@ -194,7 +195,9 @@ class CorrFlowPropagation(PropagationProtocol):
       every pixel with cell ``i`` centred on pixel ``s * i``.
 
     Args:
-        radius (int): window radius R in feature cells (6 at stride 4).
+        radius (int | None): window radius R in feature cells (6 at stride 4); ``None``
+            attends to the whole previous frame (the test of a model trained with global
+            attention).
         temperature (float): affinities are divided by it before the softmax
             (1 in CorrFlow; a baseline of unit-length features needs a small one).
         preset (str): ``'corrflow'`` or ``'centred'`` (:data:`CORRFLOW_PRESETS`).
@@ -203,8 +206,11 @@ class CorrFlowPropagation(PropagationProtocol):
         tile_size (int): tile side of the windowed computation.
     """
 
-    def __init__(self, radius: int = 6, temperature: float = 1.0, preset: str = 'corrflow',
-                 stride: int = 4, tile_size: int = 8) -> None:
+    def __init__(self, radius: int | None = 6, temperature: float = 1.0,
+                 preset: str = 'corrflow', stride: int = 4, tile_size: int = 8) -> None:
+        if radius is not None and (not isinstance(radius, int) or radius < 0):
+            raise ConfigError(f'radius must be an integer >= 0, or None for the whole frame, '
+                              f'got {radius!r}')
         if temperature <= 0:
             raise ConfigError(f'temperature must be > 0, got {temperature}')
         if preset not in CORRFLOW_PRESETS:
@@ -267,8 +273,12 @@ class CorrFlowPropagation(PropagationProtocol):
         num_labels = ref_labels.shape[1]
         for t in range(starts[0] + 1, num_frames):
             feat = features(t)
-            prob = restricted_attention(feat, ref_feat, ref_labels, self.radius,
-                                        temperature=self.temperature, tile_size=self.tile_size)
+            if self.radius is None:
+                prob = global_attention(feat, ref_feat, ref_labels, self.temperature)
+            else:
+                prob = restricted_attention(feat, ref_feat, ref_labels, self.radius,
+                                            temperature=self.temperature,
+                                            tile_size=self.tile_size)
             yield t, prob
             if self.preset == 'corrflow':
                 ids = self._upsampled(prob).argmax(1)[0]  # (h*s, w*s)
@@ -282,7 +292,8 @@ class CorrFlowPropagation(PropagationProtocol):
 
     def describe(self) -> dict:
         return dict(protocol='A (CorrFlow)', preset=self.preset, context='previous frame',
-                    radius=self.radius, temperature=self.temperature, topk=None,
+                    radius='whole frame' if self.radius is None else self.radius,
+                    temperature=self.temperature, topk=None,
                     feature_norm=None, **CORRFLOW_PRESETS[self.preset],
                     late_objects='mask pasted at its first frame, copied on from there')
 
