@@ -24,11 +24,11 @@ def _machine(monkeypatch, cores, load, env=None):
 
 
 @pytest.mark.parametrize('cores, load, workers, env, threads', [
-    (2, 0.0, 1, {}, 1),            # the demo on an idle 2-core machine: 1 thread + 1 worker
+    (2, 0.0, 1, {}, 2),            # the demo on an idle 2-core machine: its worker mostly waits
     (2, 0.1, 0, {}, 2),            # nothing else: every core
-    (2, 1.9, 0, {}, 1),            # a second job beside it
-    (8, 2.2, 2, {}, 4),            # 8 cores, 2 busy, 2 workers
-    (8, 0.0, 1, {'LOCAL_WORLD_SIZE': '2'}, 3),  # 2 ranks share the machine
+    (2, 1.9, 1, {}, 1),            # a second job beside it
+    (8, 2.2, 2, {}, 6),            # 8 cores, 2 busy
+    (8, 0.0, 1, {'LOCAL_WORLD_SIZE': '2'}, 4),  # 2 ranks share the machine
     (2, 9.0, 2, {}, 1),            # overloaded: never fewer than one
 ])
 def test_choice(monkeypatch, restore_threads, cores, load, workers, env, threads):
