@@ -1,6 +1,6 @@
 """Benchmark: label propagation per frame (s, fps) and peak memory, protocols A and B, fp32/bf16.
 
-Three parts, on CPU (``--device cuda`` runs them on a GPU):
+Four parts, on CPU (``--device cuda`` runs them on a GPU):
 
 1. ``pipeline``: the full ``LabelPropagator`` (backbone + neck + protocol +
    read-out at every pixel) built from ``configs/test/corrflow_davis.py``
@@ -21,19 +21,22 @@ Three parts, on CPU (``--device cuda`` runs them on a GPU):
    under autocast, label maps, softmax and read-out fp32. The precisions take
    turns video by video (``--pipeline-repeat`` rounds, the median of each
    frame's samples over them).
-2. ``B per frame at context T``: one frame of protocol B exactly as the
-   pipeline runs it (embed the frame, top-k attention over T context maps,
-   min-max, read-out), with T context maps already held (frame 0's real
-   features and seed, then random L2-normalised features and soft maps: the
-   work does not depend on their values), for T in ``--contexts`` (the last,
-   21, is the steady state of a long video). The last T is measured when the
-   peak memory predicted from the smaller T (linear in T) fits in
-   ``MEMORY_SHARE`` (40 %) of the available memory; otherwise its time and
-   memory are extrapolated linearly from the smaller T and marked so. Per T
-   the precisions are timed in interleaved rounds; the low-precision step
-   applies the propagator's autocast exactly as
-   ``LabelPropagator.propagate_video`` does (frame resized in fp32, backbone
-   and top-k products under autocast, features and label maps kept fp32).
+2. ``protocol B, one frame at the steady state``: for each setting of
+   ``--settings`` (``STEP_SETTINGS``: full protocol B under corrflow's rules,
+   ``configs/test/corrflow_davis_topk.py``; the same under CRW's rules, the
+   standard protocol, ``corrflow_davis_crw.py``; B-lite under CRW's rules,
+   ``corrflow_davis_crw_lite.py``), one frame exactly as the propagator runs it
+   with the full context held (frame 0's real features and seed, then random
+   unit-length maps and soft label maps: the work does not depend on their
+   values): embed, top-k attention, lay-out of the new frame's map (ours), read-out
+   at every pixel. Two implementations, interleaved: ``ours``
+   (``corrflow.models.layers.topk_memory``) and ``reference``, the tiled top-k it
+   replaced (``benchmarks.baselines.tiled_topk_memory_attention``: gathered key
+   regions, masked affinities, ``torch.topk`` over every candidate). Each row has
+   its stage times (backbone, attention, lay-out, read-out), its speed-up over the
+   reference, and, in fp32, the attention's profile (profiler self CPU time per op
+   group: products, top-k, gathers, masks and maxima). The reference runs in fp32
+   only; ours in every precision of ``--precisions``.
 3. ``dense vs ours``: the same propagation math on random feature maps (no
    backbone), ours (``restricted_attention`` / ``topk_restricted_attention``)
    against the full-matrix form of the reference codebases
@@ -50,7 +53,15 @@ Three parts, on CPU (``--device cuda`` runs them on a GPU):
    part compares the maths of two implementations, the precisions are
    compared in parts 1 and 2.
 
-Targets on a CPU with bf16 matrix units (AMX): protocol A at 854x480 bf16
+4. ``backbone variants``: the stride-4 backbone at 480p as ``embed`` runs it
+   (eager, channels-last input) against channels-last weights, oneDNN tensors
+   (``torch.utils.mkldnn``) and ``torch.compile`` (inductor), fp32, interleaved,
+   outputs compared (``--no-backbone`` skips it: compiling takes minutes).
+
+Targets in fp32 on one thread: full protocol B (21 maps) at 854x480 at most
+``TARGET_FULL_B_S_PER_FRAME`` (3 s) per frame; B-lite at least
+``TARGET_LITE_SPEEDUP`` (2x) faster per frame than the reference. Targets on a
+CPU with bf16 matrix units (AMX): protocol A at 854x480 bf16
 ``TARGET_A_SPEEDUP`` (4x) faster per frame than fp32; protocol B with the full
 context (21 maps) at 854x480 ``TARGET_B_S_PER_FRAME`` (3 s) per frame or less
 in bf16. On a CPU without bf16 matrix units (bf16 emulated, see the machine
@@ -71,7 +82,7 @@ process's whole RSS peak (Python, torch, model, frames included).
 Usage::
 
     python benchmarks/bench_propagation.py [--widths 854 1152] [--frames-a 5] [--frames-b 3]
-        [--contexts 1 5 21] [--precisions fp32 bf16] [--device cpu|cuda]
+        [--settings B ...] [--precisions fp32 bf16] [--device cpu|cuda] [--no-backbone]
         [--pipeline-repeat 1] [--dense-widths 854] [--labels 3] [--repeat 3] [--threads N]
         [--gemm-size 2048] [--no-memory] [--no-dense] [--smoke] [--out FILE]
 """
@@ -95,18 +106,18 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks.baselines import (dense_restricted_attention,  # noqa: E402
-                                  dense_topk_propagation)
+                                  dense_topk_propagation, tiled_topk_memory_attention)
 from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E402
                                available_memory_mib, describe_precisions, gemm_line,
                                gemm_rates, machine_info, machine_line, peak_memory_subprocess,
                                parse_device_and_precisions, print_table, results_path,
                                shared_data_root, time_fns, write_results)
 from corrflow.apis import init_model  # noqa: E402
-from corrflow.models.layers.local_attention import (restricted_attention,  # noqa: E402
-                                                    topk_restricted_attention)
+from corrflow.models.layers.local_attention import restricted_attention  # noqa: E402
+from corrflow.models.layers.topk_memory import (KeyMemory, topk_memory_attention,  # noqa: E402
+                                                topk_restricted_attention)
 from corrflow.models.layers.propagation import (labels_to_onehot,  # noqa: E402
-                                                minmax_normalise, padded_size,
-                                                resample_to_image)
+                                                padded_size)
 from corrflow.models.trackers.protocols import l2_normalise  # noqa: E402
 from corrflow.utils.precision import autocast_off, full_precision  # noqa: E402
 
@@ -125,12 +136,19 @@ DENSE_SETTINGS = {
               what='protocol B at the CRW setting: stride 8, R=12, T=21, top-10, T=0.07'),
 }
 REAL_B = dict(stride=4, radius=24, context=FULL_CONTEXT)  # configs/test/corrflow_davis_topk.py
-SMOKE = dict(height=64, native_width=96, widths=(128,), frames_a=3, frames_b=3,
-             contexts=(1, 2, 3))
+#: Part 2: config and context maps at the steady state of each protocol-B setting.
+STEP_SETTINGS = {
+    'B': ('corrflow_davis_topk.py', FULL_CONTEXT),  # standard settings, corrflow's rules
+    'B, CRW rules': ('corrflow_davis_crw.py', FULL_CONTEXT),  # the standard protocol
+    'B-lite, CRW rules': ('corrflow_davis_crw_lite.py', 6),  # frame 0 + 5, 240p
+}
+SMOKE = dict(height=64, native_width=96, widths=(128,), frames_a=3, frames_b=3)
 ATOL = 1e-4
 MEMORY_SHARE = 0.4  # run a case only if its estimated memory fits in this share of the free
 TARGET_A_SPEEDUP = 4.0  # bf16 vs fp32 per frame, protocol A, 854x480 (CPU with AMX)
 TARGET_B_S_PER_FRAME = 3.0  # bf16, protocol B with 21 context maps, 854x480 (CPU with AMX)
+TARGET_FULL_B_S_PER_FRAME = 3.0  # fp32, one thread, protocol B with 21 maps, 854x480
+TARGET_LITE_SPEEDUP = 2.0  # fp32, one thread, B-lite per frame vs the reference
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -251,40 +269,110 @@ def context_bytes(keys: list[torch.Tensor], values: list[torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in keys + values)
 
 
-def make_step_case(width: int, context: int, smoke: bool = False, seed: int = 0,
+def make_step_case(setting: str, impl: str, width: int, smoke: bool = False, seed: int = 0,
                    precision: str = 'fp32', device: str = 'cpu'):
-    """One protocol-B frame with ``context`` maps held, as ``LabelPropagator`` runs it.
+    """One protocol-B frame at the steady state of ``setting``, as ``LabelPropagator`` runs it.
 
-    Under the propagator's precision as ``propagate_video`` applies it: the
-    frame resized in fp32, the backbone and the top-k products under
-    autocast, features and label maps fp32. Also the factory of the memory
-    child.
+    The config's propagator (initial weights) holds its full context (frame 0's real
+    features and seed, then random unit-length maps and soft label maps: the work does
+    not depend on their values); the frame is embedded, attended to the context with
+    ``impl`` (``'ours'``: :mod:`corrflow.models.layers.topk_memory`, the context held
+    in a :class:`KeyMemory` as the protocol holds it, and the new frame's map laid out
+    for the next frames; ``'reference'``: the tiled top-k it replaced,
+    ``benchmarks.baselines.tiled_topk_memory_attention``), and read out at every pixel
+    by the preset's rule. Under ``precision`` as ``propagate_video`` applies it. Each
+    run appends its stage times to ``run.stages``. Also the factory of the memory child.
     """
-    model = build_model('B', smoke, seed, precision, device)
+    config, context = STEP_SETTINGS[setting]
+    torch.manual_seed(seed)
+    options = {'model.input_size': None} if smoke else None
+    model = init_model(REPO_ROOT / 'configs' / 'test' / config, checkpoint=None, device=device,
+                       cfg_options=options, amp=precision)
     video, mask, _ = load_video(2, width, seed=seed, **_sizes(width, smoke))
     keys, values, proc, padded = _context_maps(model, video, mask, context, seed)
     p, s = model.protocol, model.stride
     H, W = video.shape[-2:]
     amp = model.precision
+    restricted = [p.rules.first_frame != 'whole'] + [True] * (context - 1)
+    options = dict(restricted=restricted, circle=p.rules.window == 'circle',
+                   keep_ties=p.rules.ties == 'all', max_chunk_elements=p.max_chunk_elements)
+    memory = KeyMemory(p.radius, p.tile_size)
+    handles = [memory.add(k) for k in keys]
+    if impl == 'ours':
+        with torch.no_grad(), amp.autocast():  # the context maps are laid out already
+            topk_memory_attention(keys[0], handles, values, p.radius, p.topk, p.temperature,
+                                  tile_size=p.tile_size, **options)
+    stages: list[dict] = []
 
     def run() -> np.ndarray:
         with torch.no_grad():
+            t0 = time.perf_counter()
             with autocast_off(amp.device_type):
                 frame = model._prepare(video[1], proc, padded)
             with amp.autocast():
                 feat = model.embed(frame)  # (1, C, h, w), in the autocast dtype
             feat = l2_normalise(feat.to(full_precision(feat.dtype)))
+            t1 = time.perf_counter()
             with amp.autocast():
-                prob = topk_restricted_attention(feat, keys, values, p.radius, p.topk,
-                                                 temperature=p.temperature,
-                                                 tile_size=p.tile_size,
-                                                 max_chunk_elements=p.max_chunk_elements)
+                if impl == 'ours':
+                    prob = topk_memory_attention(feat, handles, values, p.radius, p.topk,
+                                                 p.temperature, tile_size=p.tile_size,
+                                                 **options)
+                else:
+                    prob = tiled_topk_memory_attention(feat, keys, values, p.radius, p.topk,
+                                                       p.temperature, **options)
+            t2 = time.perf_counter()
+            if impl == 'ours':  # the frame enters the memory: its map is laid out once
+                with amp.autocast():
+                    memory.add(feat).slot(_product_dtype(feat, amp))
+            t3 = time.perf_counter()
             prob = prob.to(full_precision(prob.dtype))
-            full = resample_to_image(minmax_normalise(prob), s, proc, (H, W))
-            return full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+            scores = p.read_out(prob, s, proc, (H, W))
+            masks = scores.argmax(1)[0].to(torch.uint8).cpu().numpy()
+            t4 = time.perf_counter()
+        stages.append(dict(backbone=t1 - t0, attention=t2 - t1, layout=t3 - t2,
+                           read_out=t4 - t3))
+        return masks
 
-    run.context_bytes = context_bytes(keys, values)  # held before (outside) the measured call
+    run.stages = stages
+    run.context_bytes = context_bytes(keys, values) + (
+        0 if impl == 'reference' else sum(b.numel() * b.element_size()
+                                          for b in memory._banks.values()))
+    run.attention = lambda: topk_memory_attention(
+        keys[0], handles, values, p.radius, p.topk, p.temperature, tile_size=p.tile_size,
+        **options) if impl == 'ours' else tiled_topk_memory_attention(
+        keys[0], keys, values, p.radius, p.topk, p.temperature, **options)
     return run
+
+
+def _product_dtype(feat: torch.Tensor, amp) -> torch.dtype:
+    """The dtype the attention's products run in (the autocast dtype, else the features')."""
+    from corrflow.utils.precision import autocast_dtype
+    return autocast_dtype(feat.device.type) or feat.dtype
+
+
+#: Profiler op groups of the attention (self CPU time): what each implementation spends on.
+OP_GROUPS = {
+    'products': ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm'),
+    'top-k / sort': ('aten::topk', 'aten::sort', 'aten::argsort'),
+    'gathers': ('aten::index', 'aten::index_select', 'aten::gather', 'aten::take'),
+    'masks and maxima': ('aten::add_', 'aten::add', 'aten::amax', 'aten::fill_',
+                         'aten::masked_fill_', 'aten::copy_', 'aten::where'),
+}
+
+
+def attention_profile(run) -> dict:
+    """Share of the attention's self CPU time per op group (one profiled call)."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        run.attention()
+    totals = {name: 0.0 for name in OP_GROUPS}
+    totals['other'] = 0.0
+    for event in prof.key_averages():
+        group = next((g for g, ops in OP_GROUPS.items() if event.key in ops), 'other')
+        totals[group] += event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {g: t / whole for g, t in totals.items()}
 
 
 def dense_grid(width: int, stride: int, smoke: bool = False) -> tuple[int, int]:
@@ -412,48 +500,41 @@ def run_pipeline(args) -> list[dict]:
 
 
 def run_steps(args) -> list[dict]:
+    """Part 2: one frame at each setting's steady state, both implementations interleaved."""
     rows = []
-    target = args.contexts[-1]
     for width in args.widths:
-        measured: dict[str, list[dict]] = {p: [] for p in args.precisions}
-        for context in args.contexts:
-            status = 'measured'
-            if context == target and all(len(m) >= 2 and all(r['case_mib'] is not None
-                                                              for r in m)
-                                         for m in measured.values()):
-                need = max(_linear_fit([r['context'] for r in m], [r['case_mib'] for r in m],
-                                       context) for m in measured.values())
-                free = _free_mib(args.device)
-                if free is not None and need > MEMORY_SHARE * free:
-                    status = (f'extrapolated (needs ~{need / 1024:.1f} GiB, '
-                              f'{free / 1024:.1f} GiB free)')
-            if status != 'measured':
-                for p, m in measured.items():
-                    xs = [r['context'] for r in m]
-                    row = dict(width=width, context=context, precision=p, how=status)
-                    for key in ('s_per_frame', 'case_mib', 'process_mib'):
-                        row[key] = _linear_fit(xs, [r[key] for r in m], context)
-                    row['fps'] = 1.0 / row['s_per_frame']
-                    rows.append(row)
-                continue
-            kwargs = dict(width=width, context=context, smoke=args.smoke, seed=args.seed,
-                          device=args.device)
-            mem = {p: _memory(args.memory, 'make_step_case', dict(kwargs, precision=p))
-                   for p in args.precisions}
-            cases = {p: make_step_case(**kwargs, precision=p) for p in args.precisions}
-            held = {p: case.context_bytes / 2**20 for p, case in cases.items()}
+        for setting in args.settings:
+            cases, mem = {}, {}
+            for impl in ('reference', 'ours'):
+                for p in args.precisions:
+                    if impl == 'reference' and p != 'fp32':
+                        continue  # the reference is timed in fp32 only
+                    kwargs = dict(setting=setting, impl=impl, width=width, smoke=args.smoke,
+                                  seed=args.seed, device=args.device, precision=p)
+                    mem[impl, p] = _memory(args.memory, 'make_step_case', kwargs)
+                    cases[impl, p] = make_step_case(**kwargs)
             timing = time_fns(cases, repeat=args.step_repeat, warmup=0, device=args.device)
+            for (impl, p), case in cases.items():
+                t = timing[impl, p]
+                stages = {k: statistics.median(st[k] for st in case.stages)
+                          for k in case.stages[0]}
+                shares = attention_profile(case) if p == 'fp32' and not args.smoke else None
+                m = mem[impl, p]
+                rows.append(dict(
+                    setting=setting, config=STEP_SETTINGS[setting][0], width=width,
+                    context=STEP_SETTINGS[setting][1], impl=impl, precision=p,
+                    s_per_frame=t['median_s'], fps=1.0 / t['median_s'], **stages,
+                    attention_shares=shares,
+                    case_mib=m['peak_mib'] + case.context_bytes / 2**20 if m else None,
+                    process_mib=m['peak_rss_mib'] if m else None,
+                    context_mib=case.context_bytes / 2**20, memory=m, timing=t))
             del cases
-            for p in args.precisions:
-                t = timing[p]
-                row = dict(width=width, context=context, precision=p, how=status,
-                           s_per_frame=t['median_s'], fps=1.0 / t['median_s'],
-                           case_mib=mem[p]['peak_mib'] + held[p] if mem[p] else None,
-                           process_mib=mem[p]['peak_rss_mib'] if mem[p] else None,
-                           context_mib=held[p], memory=mem[p], timing=t)
-                rows.append(row)
-                measured[p].append(row)
-    _vs_fp32(rows, ('width', 'context'))
+            ref = next(r for r in rows if r['setting'] == setting and r['width'] == width
+                       and r['impl'] == 'reference')
+            for r in rows:
+                if r['setting'] == setting and r['width'] == width:
+                    r['vs_reference'] = ref['s_per_frame'] / r['s_per_frame']
+                    r['attention_vs_reference'] = ref['attention'] / max(r['attention'], 1e-9)
     return rows
 
 
@@ -492,6 +573,57 @@ def run_dense(args) -> list[dict]:
     return rows
 
 
+def run_backbone(args) -> list[dict]:
+    """Part 4: the backbone at 480p in the ways PyTorch can run it on a CPU, side by side.
+
+    ``eager`` is how ``LabelPropagator.embed`` runs it (channels-last input);
+    ``channels_last`` converts the weights too; ``onednn`` runs the module converted by
+    ``torch.utils.mkldnn.to_mkldnn`` on oneDNN tensors; ``compile`` is ``torch.compile``
+    (inductor; its compilation is reported as setup). Outputs are compared with eager.
+    """
+    import copy
+
+    from torch.utils import mkldnn as mkldnn_utils
+    model = build_model('B', args.smoke, args.seed, 'fp32', args.device)
+    video, _, _ = load_video(1, args.widths[0], seed=args.seed, **_sizes(args.widths[0],
+                                                                           args.smoke))
+    proc = model.processing_size(tuple(video.shape[-2:]))
+    padded = padded_size(proc, model.size_divisor)
+    frame = model._prepare(video[0], proc, padded).contiguous(memory_format=torch.channels_last)
+    eager = model.backbone.eval()
+    variants, setup = {'eager': lambda: eager(frame)}, {'eager': 0.0}
+    start = time.perf_counter()
+    cl = copy.deepcopy(eager).to(memory_format=torch.channels_last)
+    variants['channels_last'] = lambda: cl(frame)
+    setup['channels_last'] = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        dnn = mkldnn_utils.to_mkldnn(copy.deepcopy(eager))
+        dense = frame.contiguous()
+        variants['onednn'] = lambda: dnn(dense.to_mkldnn()).to_dense()
+        setup['onednn'] = time.perf_counter() - start
+    except (RuntimeError, NotImplementedError) as err:
+        print(f'onednn: not available here ({err})')
+    try:
+        start = time.perf_counter()
+        compiled = torch.compile(copy.deepcopy(eager))
+        with torch.no_grad():
+            compiled(frame)  # compiles
+        variants['compile'] = lambda: compiled(frame)
+        setup['compile'] = time.perf_counter() - start
+    except Exception as err:  # noqa: BLE001 - no compiler, unsupported op: reported, skipped
+        print(f'compile: not available here ({type(err).__name__}: {err})')
+    with torch.no_grad():
+        want = eager(frame)
+        diffs = {k: float((fn().float() - want).abs().max()) for k, fn in variants.items()}
+        timing = time_fns(variants, repeat=max(3, args.step_repeat), warmup=1,
+                          device=args.device)
+    base = timing['eager']['median_s']
+    return [dict(variant=k, s_per_frame=t['median_s'], vs_eager=base / t['median_s'],
+                 setup_s=setup[k], max_abs_diff=diffs[k], grid=list(want.shape[-2:]), timing=t)
+            for k, t in timing.items()]
+
+
 def real_dense_rows(args, pipeline: list[dict], steps: list[dict]) -> list[dict]:
     """Computed dense memory at the real configs beside our measured (or extrapolated) peak
     (of the first precision, fp32 unless left out)."""
@@ -502,9 +634,9 @@ def real_dense_rows(args, pipeline: list[dict], steps: list[dict]) -> list[dict]
         ours_a = next((r for r in pipeline if r['protocol'] == 'A' and r['width'] == width
                        and r['precision'] == ref), None)
         ours_b = next((r for r in steps if r['width'] == width and r['precision'] == ref and
-                       r['context'] == args.contexts[-1]), None)
+                       r['setting'] == 'B' and r['impl'] == 'ours'), None)
         for protocol, ours, context, radius in (('A', ours_a, 1, 6),
-                                                ('B', ours_b, args.contexts[-1], REAL_B['radius'])):
+                                                ('B', ours_b, FULL_CONTEXT, REAL_B['radius'])):
             need = dense_mib(protocol, h, w, context)
             mib = ours['case_mib'] if ours else None
             rows.append(dict(protocol=protocol, width=width, grid=f'{h}x{w}', stride=4,
@@ -516,12 +648,31 @@ def real_dense_rows(args, pipeline: list[dict], steps: list[dict]) -> list[dict]
 
 
 def check_targets(args, pipeline: list[dict], steps: list[dict], machine: dict) -> list[dict]:
-    """The bf16 targets (set for CPUs with bf16 matrix units) against this run's rows."""
-    if 'bf16' not in args.precisions:
-        return []
+    """The targets against this run's rows: fp32 on one thread (full protocol B per frame,
+    B-lite against the implementation it replaced), and the bf16 ones (set for CPUs with
+    bf16 matrix units)."""
     width = NATIVE_WIDTH if NATIVE_WIDTH in args.widths else args.widths[0]
-    checkable = not machine['bf16'].startswith('emulated')
     targets = []
+    one_thread = torch.get_num_threads() == 1 and args.device == 'cpu'
+    full = next((r for r in steps if r['setting'] == 'B' and r['width'] == width and
+                 r['impl'] == 'ours' and r['precision'] == 'fp32'), None)
+    if full is not None:
+        targets.append(dict(what=f'full protocol B ({FULL_CONTEXT} maps), {width} wide, fp32: '
+                                 f'<= {TARGET_FULL_B_S_PER_FRAME:g} s per frame',
+                            value=full['s_per_frame'], shown=f"{full['s_per_frame']:.2f} s",
+                            met=full['s_per_frame'] <= TARGET_FULL_B_S_PER_FRAME,
+                            checkable=one_thread))
+    lite = next((r for r in steps if r['setting'].startswith('B-lite') and r['width'] == width
+                 and r['impl'] == 'ours' and r['precision'] == 'fp32'), None)
+    if lite is not None:
+        targets.append(dict(what=f"{lite['setting']}, {width} wide, fp32: >= "
+                                 f'{TARGET_LITE_SPEEDUP:g}x faster per frame than the reference',
+                            value=lite['vs_reference'], shown=f"{lite['vs_reference']:.2f}x",
+                            met=lite['vs_reference'] >= TARGET_LITE_SPEEDUP,
+                            checkable=one_thread))
+    if 'bf16' not in args.precisions:
+        return targets
+    checkable = not machine['bf16'].startswith('emulated')
     a = next((r for r in pipeline if r['protocol'] == 'A' and r['width'] == width and
               r['precision'] == 'bf16'), None)
     if a is not None and a['vs_fp32'] is not None:
@@ -529,9 +680,9 @@ def check_targets(args, pipeline: list[dict], steps: list[dict], machine: dict) 
                                  'faster per frame than fp32',
                             value=a['vs_fp32'], shown=f"{a['vs_fp32']:.2f}x",
                             met=a['vs_fp32'] >= TARGET_A_SPEEDUP, checkable=checkable))
-    context = args.contexts[-1]
-    b = next((r for r in steps if r['width'] == width and r['context'] == context and
-              r['precision'] == 'bf16'), None)
+    context = FULL_CONTEXT
+    b = next((r for r in steps if r['width'] == width and r['setting'] == 'B' and
+              r['impl'] == 'ours' and r['precision'] == 'bf16'), None)
     if b is not None:
         targets.append(dict(what=f'protocol B, {width} wide, {context} context maps: bf16 <= '
                                  f'{TARGET_B_S_PER_FRAME:g} s per frame',
@@ -546,9 +697,12 @@ def main(argv: list[str] | None = None) -> int:
                         help='frame widths (480 high; wider than 854 = edge-padded)')
     parser.add_argument('--frames-a', type=int, default=5, help='frames of the protocol-A run')
     parser.add_argument('--frames-b', type=int, default=3, help='frames of the protocol-B run')
-    parser.add_argument('--contexts', type=int, nargs='+', default=[1, 5, FULL_CONTEXT],
-                        help='context sizes of part 2; the last is measured if it fits, '
-                             'else extrapolated from the others')
+    parser.add_argument('--settings', nargs='+', default=list(STEP_SETTINGS),
+                        choices=list(STEP_SETTINGS),
+                        help='protocol-B settings of part 2 (one frame at the steady state, '
+                             'both implementations)')
+    parser.add_argument('--no-backbone', action='store_true',
+                        help='skip part 4 (backbone variants; torch.compile takes minutes)')
     add_precision_args(parser)
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
     parser.add_argument('--pipeline-repeat', type=int, default=1,
@@ -575,12 +729,11 @@ def main(argv: list[str] | None = None) -> int:
         args.widths, args.frames_a, args.frames_b = list(SMOKE['widths']), SMOKE['frames_a'], \
             SMOKE['frames_b']
         args.dense_widths = list(SMOKE['widths'])
-        args.contexts = list(SMOKE['contexts'])
         args.repeat, args.warmup, args.step_repeat, args.pipeline_repeat = 1, 0, 1, 1
         args.gemm_size = 256
         args.threads = args.threads or 1
-    if args.frames_a < 2 or args.frames_b < 2 or not args.contexts:
-        parser.error('need at least 2 frames per protocol and one context size')
+    if args.frames_a < 2 or args.frames_b < 2:
+        parser.error('need at least 2 frames per protocol')
     if args.pipeline_repeat < 1:
         parser.error('--pipeline-repeat must be at least 1')
     precisions = parse_device_and_precisions(parser, args)
@@ -611,12 +764,29 @@ def main(argv: list[str] | None = None) -> int:
               'corrflow_davis{,_topk}.py, amp = prec (vs fp32 = fp32 s/frame / this)')
     steps = run_steps(args)
     print_table(steps, [
-        ('width', 'width'), ('context', 'context maps'), ('precision', 'prec'),
-        ('s_per_frame', 's/frame', '.2f'), ('fps', 'fps', '.3f'), vs_fp32,
-        ('case_mib', 'case MiB', '.0f'), ('process_mib', 'process MiB', '.0f'),
-        ('how', 'how')],
-        title='protocol B, one frame (embed + top-k attention + read-out) with T context maps '
-              'held, precisions interleaved')
+        ('setting', 'setting'), ('width', 'width'), ('context', 'maps'), ('impl', 'impl'),
+        ('precision', 'prec'), ('s_per_frame', 's/frame', '.2f'),
+        ('backbone', 'backbone s', '.2f'), ('attention', 'attention s', '.2f'),
+        ('layout', 'layout s', '.2f'), ('read_out', 'read-out s', '.2f'),
+        ('vs_reference', 'vs ref', lambda v: f'{v:.2f}x'),
+        ('attention_vs_reference', 'attention vs ref', lambda v: f'{v:.2f}x'),
+        ('case_mib', 'case MiB', '.0f'), ('process_mib', 'process MiB', '.0f')],
+        title='protocol B, one frame at the steady state (embed, top-k attention over the held '
+              'context, lay-out of the new map, read-out); reference = the tiled top-k it '
+              'replaced; implementations and precisions interleaved')
+    shares = [dict(setting=r['setting'], impl=r['impl'], **r['attention_shares'])
+              for r in steps if r['attention_shares']]
+    if shares:
+        print_table(shares, [('setting', 'setting'), ('impl', 'impl')] + [
+            (g, g, lambda v: f'{100 * v:.0f} %') for g in (*OP_GROUPS, 'other')],
+            title='where the attention spends its time (profiler self CPU time, fp32)')
+    backbone = [] if args.no_backbone or args.smoke else run_backbone(args)
+    if backbone:
+        print_table(backbone, [
+            ('variant', 'backbone variant'), ('s_per_frame', 's/frame', '.3f'),
+            ('vs_eager', 'vs eager', lambda v: f'{v:.2f}x'), ('setup_s', 'setup s', '.0f'),
+            ('max_abs_diff', 'max abs diff', '.1e')],
+            title=f'the backbone at {HEIGHT}p ({CONFIGS["B"].name}), fp32, interleaved')
     dense = [] if args.no_dense else run_dense(args)
     if dense:
         print_table(dense, [
@@ -650,7 +820,8 @@ def main(argv: list[str] | None = None) -> int:
     path = results_path(NAME, args.out, args.smoke)
     if path:
         settings = dict(widths=args.widths, dense_widths=args.dense_widths, height=HEIGHT,
-                        frames_a=args.frames_a, frames_b=args.frames_b, contexts=args.contexts,
+                        frames_a=args.frames_a, frames_b=args.frames_b,
+                        settings={k: STEP_SETTINGS[k] for k in args.settings},
                         labels=args.labels, device=args.device, precisions=args.precisions,
                         precision_reasons={k: v.describe() for k, v in precisions.items()},
                         pipeline_repeat=args.pipeline_repeat,
@@ -659,7 +830,8 @@ def main(argv: list[str] | None = None) -> int:
                         gemm_size=args.gemm_size,
                         configs={k: str(v.relative_to(REPO_ROOT)) for k, v in CONFIGS.items()},
                         memory_share=MEMORY_SHARE, elapsed_s=elapsed)
-        write_results(NAME, dict(pipeline=pipeline, protocol_b_steps=steps, dense=dense,
+        write_results(NAME, dict(pipeline=pipeline, protocol_b_steps=steps, backbone=backbone,
+                                 dense=dense,
                                  dense_at_real_configs=real), machine=machine,
                       extra=dict(settings=settings, gemm=gemm, targets=targets,
                                  outputs_agree=ok,

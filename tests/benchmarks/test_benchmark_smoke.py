@@ -235,20 +235,31 @@ def check_dataloading(report: dict) -> None:
 def check_propagation(report: dict) -> None:
     settings = report['settings']
     assert {k: settings[k] for k in ('widths', 'dense_widths', 'frames_a', 'frames_b',
-                                     'contexts', 'labels', 'device', 'precisions', 'repeat',
+                                     'labels', 'device', 'precisions', 'repeat',
                                      'warmup', 'seed', 'gemm_size')} == \
-        dict(widths=[128], dense_widths=[128], frames_a=3, frames_b=3, contexts=[1, 2, 3],
+        dict(widths=[128], dense_widths=[128], frames_a=3, frames_b=3,
              labels=2, device='cpu', precisions=['fp32'], repeat=1, warmup=0, seed=1,
              gemm_size=256)
+    assert list(settings['settings']) == ['B', 'B, CRW rules', 'B-lite, CRW rules']
     check_gemm(report['gemm'], ['fp32'])
     results = report['results']
     assert [(r['protocol'], r['width'], r['precision'], r['frames']) for r in
             results['pipeline']] == [('A', 128, 'fp32', 3), ('B', 128, 'fp32', 3)]
-    assert [(r['context'], r['precision']) for r in results['protocol_b_steps']] == \
-        [(1, 'fp32'), (2, 'fp32'), (3, 'fp32')]
-    for row in results['pipeline'] + results['protocol_b_steps']:
-        assert row['fps'] == pytest.approx(1 / row['s_per_frame'])
+    steps = results['protocol_b_steps']
+    assert [(r['setting'], r['context'], r['impl']) for r in steps] == [
+        (s, c, impl) for s, c in (('B', 21), ('B, CRW rules', 21), ('B-lite, CRW rules', 6))
+        for impl in ('reference', 'ours')]
+    for row in results['pipeline']:
         assert row['vs_fp32'] == 1.0
+    for row in results['pipeline'] + steps:
+        assert row['fps'] == pytest.approx(1 / row['s_per_frame'])
+    for ref, ours in zip(steps[::2], steps[1::2]):
+        assert ours['vs_reference'] == pytest.approx(ref['s_per_frame'] / ours['s_per_frame'])
+        assert ref['vs_reference'] == 1.0
+        assert ref['layout'] < ours['layout'] + 1e-3  # only ours lays a map out
+        for row in (ref, ours):
+            assert sum(row[k] for k in ('backbone', 'attention', 'layout', 'read_out')) <= \
+                row['timing']['max_s'] + 1e-6
     dense = results['dense']
     assert [r['protocol'] for r in dense] == ['A', 'B'] and all(r['agree'] for r in dense)
     for row in dense:

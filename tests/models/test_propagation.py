@@ -314,19 +314,19 @@ def test_protocol_b_keeps_every_start_frame_in_the_context():
 
     protocol = Recording(radius=1, num_context=1, topk=2, preset='centred')
     import corrflow.models.trackers.protocols as protocols
-    original = protocols.topk_restricted_attention
+    original = protocols.topk_memory_attention
 
     def spy(query, keys, values, *args, **kwargs):
-        seen.append([float(k[0, 0, 0, 0]) - 1 for k in keys])
+        seen.append([float(k.feat[0, 0, 0, 0]) - 1 for k in keys])
         return original(query, keys, values, *args, **kwargs)
 
     seeds = {0: torch.rand(1, 3, 6, 6), 2: torch.zeros(1, 3, 6, 6)}
     seeds[2][:, 2, :3] = 1.0
-    protocols.topk_restricted_attention = spy
+    protocols.topk_memory_attention = spy
     try:
         steps = list(protocol(features, 5, seeds))
     finally:
-        protocols.topk_restricted_attention = original
+        protocols.topk_memory_attention = original
     assert [t for t, _ in steps] == [1, 2, 3, 4]
     # frame 2 (an object's first frame) stays, beside frame 0 and one preceding frame
     assert seen == [[0], [0, 1], [0, 2, 1], [0, 2, 3]]

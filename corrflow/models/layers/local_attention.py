@@ -32,9 +32,8 @@ from torch import Tensor
 from corrflow.utils.precision import autocast_dtype, autocast_off, full_precision
 
 __all__ = [
-    'window_offsets', 'local_affinity', 'restricted_attention', 'topk_restricted_attention',
-    'topk_memory_attention', 'per_frame_topk_attention', 'global_attention', 'tiles_per_chunk',
-    'wide_gemm_output',
+    'window_offsets', 'local_affinity', 'restricted_attention', 'per_frame_topk_attention',
+    'global_attention', 'tiles_per_chunk', 'wide_gemm_output',
 ]
 
 
@@ -100,157 +99,7 @@ def restricted_attention(query: Tensor, key: Tensor | list[Tensor], value: Tenso
     # Standard layout out: the tiles are assembled channels-last, and some
     # consumers (e.g. the bilinear-upsampling backward) require contiguous grads.
     return _tiled_attention(query, keys, values, radius, temperature, tile_size,
-                            max_chunk_elements, None).contiguous()
-
-
-def topk_restricted_attention(query: Tensor, key: Tensor | list[Tensor],
-                              value: Tensor | list[Tensor], radius: int, topk: int,
-                              temperature: float = 1.0, tile_size: int = 8,
-                              max_chunk_elements: int = 1 << 24) -> Tensor:
-    """Top-k softmax attention over the windows of T reference frames.
-
-    For every query, the ``topk`` largest affinities among all valid keys of all
-    reference windows are kept and soft-maxed; the other keys get zero weight.
-
-    Args:
-        query (Tensor): (B, C, H, W).
-        key (Tensor | list[Tensor]): (B, C, H, W) or a list of T of them.
-        value (Tensor | list[Tensor]): (B, L, H, W) or a list of T of them.
-        radius (int): window radius R.
-        topk (int): number K of affinities kept per query.
-        temperature (float): affinities are divided by it before the softmax.
-        tile_size (int): side S of the query tiles.
-        max_chunk_elements (int): upper bound on affinity elements held at once.
-
-    Returns:
-        Tensor: (B, L, H, W).
-    """
-    keys, values = _as_lists(query, key, value)
-    if topk < 1:
-        raise ValueError(f'topk must be >= 1, got {topk}')
-
-    def reduce(aff: Tensor, val: Tensor) -> Tensor:
-        # aff: (n, Q, T*P), val: (n, T*P, L)
-        k = min(topk, aff.shape[-1])
-        top_aff, top_idx = aff.topk(k, dim=-1)  # (n, Q, K)
-        weights = torch.softmax(top_aff, dim=-1)  # (n, Q, K)
-        n, Q, _ = top_idx.shape
-        L = val.shape[-1]
-        gathered = torch.gather(
-            val.unsqueeze(1).expand(n, Q, val.shape[1], L), 2,
-            top_idx.unsqueeze(-1).expand(n, Q, k, L))  # (n, Q, K, L)
-        return (weights.unsqueeze(-1) * gathered).sum(2)  # (n, Q, L)
-
-    return _tiled_attention(query, keys, values, radius, temperature, tile_size,
-                            max_chunk_elements, reduce).contiguous()
-
-
-def topk_memory_attention(query: Tensor, key: list[Tensor], value: list[Tensor], radius: int,
-                          topk: int, temperature: float = 1.0, restricted: list[bool] | None = None,
-                          circle: bool = False, keep_ties: bool = False, tile_size: int = 8,
-                          max_chunk_elements: int = 1 << 24) -> Tensor:
-    """Top-k softmax attention over T reference frames, each windowed or whole.
-
-    The keys of a frame with ``restricted[t]`` lie in the query's window (square,
-    or the disc ``dy^2 + dx^2 < R^2`` with ``circle``); the keys of any other
-    frame are all its positions. For every query the ``topk`` largest
-    affinities over all these keys are soft-maxed (with ``keep_ties``, every
-    key whose affinity equals the k-th largest is kept too, as a threshold at
-    the k-th value does). The top-k of a union is the top-k of the per-part
-    top-ks, so no query ever holds all of its candidates at once: the windowed
-    frames are reduced tile by tile, each whole frame in chunks of queries.
-
-    Args:
-        query (Tensor): (B, C, H, W).
-        key (list[Tensor]): T maps (B, C, H, W).
-        value (list[Tensor]): T maps (B, L, H, W).
-        radius (int): window radius R of the restricted frames.
-        topk (int): K, affinities kept per query.
-        temperature (float): affinities are divided by it before the softmax.
-        restricted (list[bool] | None): per frame, whether its keys are windowed
-            (default: all).
-        circle (bool): round windows instead of square ones.
-        keep_ties (bool): also keep the keys tied with the k-th largest. Ties are
-            seen across the parts (the windowed frames together, each whole
-            frame); within one part only its own top k are candidates.
-        tile_size (int): side S of the query tiles of the windowed frames.
-        max_chunk_elements (int): upper bound on affinity elements held at once.
-
-    Returns:
-        Tensor: (B, L, H, W) in the accumulation dtype.
-    """
-    keys, values = _as_lists(query, key, value)
-    if topk < 1:
-        raise ValueError(f'topk must be >= 1, got {topk}')
-    restricted = [True] * len(keys) if restricted is None else list(restricted)
-    if len(restricted) != len(keys):
-        raise ValueError(f'restricted has {len(restricted)} entries for {len(keys)} frames')
-    B, C, H, W = query.shape
-    L = values[0].shape[1]
-    parts = []  # (affinities (B, H*W, k), labels (B, H*W, k, L)) per part
-    windowed = [i for i, r in enumerate(restricted) if r]
-    if windowed:
-        def pack(aff: Tensor, val: Tensor) -> Tensor:
-            # aff: (n, Q, T*P), val: (n, T*P, L) -> (n, Q, k * (1 + L))
-            k = min(topk, aff.shape[-1])
-            top_aff, top_idx = aff.topk(k, dim=-1)  # (n, Q, k)
-            n, Q, _ = top_idx.shape
-            gathered = torch.gather(val.unsqueeze(1).expand(n, Q, val.shape[1], L), 2,
-                                    top_idx.unsqueeze(-1).expand(n, Q, k, L))  # (n, Q, k, L)
-            return torch.cat([top_aff, gathered.reshape(n, Q, k * L)], dim=-1)
-
-        packed = _tiled_attention(query, [keys[i] for i in windowed],
-                                  [values[i] for i in windowed], radius, temperature,
-                                  tile_size, max_chunk_elements, pack, circle)  # (B, k(1+L), H, W)
-        packed = packed.flatten(2).transpose(1, 2)  # (B, H*W, k(1+L))
-        k = packed.shape[-1] // (1 + L)
-        parts.append((packed[..., :k], packed[..., k:].reshape(B, H * W, k, L)))
-    for i in (i for i, r in enumerate(restricted) if not r):
-        parts.append(_whole_frame_topk(query, keys[i], values[i], topk, temperature,
-                                       max_chunk_elements))
-    aff = torch.cat([a for a, _ in parts], dim=-1)  # (B, H*W, K')
-    labels = torch.cat([v for _, v in parts], dim=2)  # (B, H*W, K', L)
-    k = min(topk, aff.shape[-1])
-    if keep_ties:
-        kth = aff.topk(k, dim=-1).values[..., -1:]  # (B, H*W, 1)
-        weights = aff.masked_fill(aff < kth, float('-inf')).softmax(-1)
-        out = (weights.unsqueeze(-1) * labels).sum(2)  # (B, H*W, L)
-    else:
-        top_aff, top_idx = aff.topk(k, dim=-1)  # (B, H*W, k)
-        chosen = torch.gather(labels, 2, top_idx.unsqueeze(-1).expand(*top_idx.shape, L))
-        out = (top_aff.softmax(-1).unsqueeze(-1) * chosen).sum(2)  # (B, H*W, L)
-    return out.transpose(1, 2).reshape(B, L, H, W)
-
-
-def _whole_frame_topk(query: Tensor, key: Tensor, value: Tensor, topk: int, temperature: float,
-                      max_chunk_elements: int) -> tuple[Tensor, Tensor]:
-    """Top-k over all positions of one frame: ((B, H*W, k) affinities, (B, H*W, k, L) labels).
-
-    The affinities are those of :func:`_tiled_attention` (query divided by the
-    temperature, products in the accumulation dtype); queries are processed in
-    chunks of at most ``max_chunk_elements`` affinities.
-    """
-    B, C, H, W = query.shape
-    L = value.shape[1]
-    low, acc = _dtypes([query, key])
-    q = query.to(acc)
-    if temperature != 1.0:
-        q = q / temperature
-    q = q.to(low).flatten(2).transpose(1, 2)  # (B, H*W, C)
-    k_map = key.to(low).flatten(2)  # (B, C, H*W)
-    v = value.to(acc).flatten(2).transpose(1, 2)  # (B, H*W, L)
-    k = min(topk, H * W)
-    rows = max(1, max_chunk_elements // (B * H * W))
-    affs, labels = [], []
-    with autocast_off(query.device.type):
-        for r0 in range(0, H * W, rows):
-            aff = _product(q[:, r0:r0 + rows], k_map, acc)  # (B, rows, H*W)
-            top_aff, top_idx = aff.topk(k, dim=-1)  # (B, rows, k)
-            gathered = torch.gather(v.unsqueeze(1).expand(B, top_idx.shape[1], H * W, L), 2,
-                                    top_idx.unsqueeze(-1).expand(*top_idx.shape, L))
-            affs.append(top_aff)
-            labels.append(gathered)  # (B, rows, k, L)
-    return torch.cat(affs, dim=1), torch.cat(labels, dim=1)
+                            max_chunk_elements).contiguous()
 
 
 def tiles_per_chunk(num_keys_per_query: int, tile_size: int, max_chunk_elements: int) -> int:
@@ -561,18 +410,6 @@ def _softmax_chunk_backward(ctx, grad_out: Tensor, q_tiles: Tensor, k_reg: Tenso
     return grad_q, grad_k, grad_v
 
 
-def _topk_chunk(q_tiles: Tensor, k_cl: Tensor, v_cl: Tensor, index: Tensor, bias: Tensor,
-                acc_dtype: torch.dtype, workspace: _Workspace | None, reduce) -> Tensor:
-    """A chunk through ``reduce(aff, v_reg)``: affinity product in the maps' dtype, the rest in
-    ``acc_dtype`` (values are kept in it: the reduction is not a product)."""
-    B = k_cl.shape[0]
-    n = bias.shape[0]
-    k_reg = _regions(k_cl, index, n, workspace, 'key')  # (B*n, T*P, C)
-    v_reg = _regions(v_cl, index, n, workspace, 'value')  # (B*n, T*P, L)
-    aff = _masked_affinity(q_tiles, k_reg, bias, B, acc_dtype, workspace)  # (B*n, Q, T*P)
-    return reduce(aff, v_reg)  # (B*n, Q, L)
-
-
 def _channels_last_padded(maps: list[Tensor], pad: tuple[int, int, int, int],
                           dtype: torch.dtype) -> Tensor:
     """T maps (B, C, H, W) -> (B, T * Hk * Wk, C) in ``dtype``: zero-padded, channels last,
@@ -601,17 +438,11 @@ def _dtypes(tensors: list[Tensor]) -> tuple[torch.dtype, torch.dtype]:
 
 
 def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], radius: int,
-                     temperature: float, tile: int, max_chunk_elements: int, reduce,
-                     circle: bool = False) -> Tensor:
-    """Blocked windowed attention over chunks of query tiles (row-major).
-
-    ``reduce=None`` is softmax attention (with a dedicated backward);
-    otherwise ``reduce(aff (n, Q, T*P), val (n, T*P, L)) -> (n, Q, L)`` is
-    applied to the masked affinities (e.g. top-k; its output may have any
-    number of channels). ``circle`` keeps the keys with ``dy^2 + dx^2 < R^2``
-    of the square window. A chunk's key regions, masks
-    and affinities exist only while it is processed, so peak memory is bounded
-    by ``max_chunk_elements`` (plus the padded maps and the output).
+                     temperature: float, tile: int, max_chunk_elements: int) -> Tensor:
+    """Blocked windowed softmax attention over chunks of query tiles (row-major), with a
+    dedicated backward. A chunk's key regions, masks and affinities exist only while it
+    is processed, so peak memory is bounded by ``max_chunk_elements`` (plus the padded
+    maps and the output).
 
     Precision: see :func:`_dtypes`; the output is in the accumulation dtype
     (fp32 under mixed precision).
@@ -631,8 +462,7 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
     q_cl = F.pad(query.to(low), (0, pad_w, 0, pad_h)).permute(0, 2, 3, 1)  # (B, ny*S, nx*S, C)
     pad = (R, pad_w + R, R, pad_h + R)
     k_cl = _channels_last_padded(keys, pad, low)  # (B, T*Hk*Wk, C)
-    # values enter a product only in softmax attention; a reduction keeps them exact
-    v_cl = _channels_last_padded(values, pad, low if reduce is None else acc)  # (B, T*Hk*Wk, L)
+    v_cl = _channels_last_padded(values, pad, low)  # (B, T*Hk*Wk, L)
 
     num_tiles = ny * nx
     chunk = tiles_per_chunk(T * P, S, max(1, max_chunk_elements // B))
@@ -650,16 +480,13 @@ def _tiled_attention(query: Tensor, keys: list[Tensor], values: list[Tensor], ra
             t1 = min(num_tiles, t0 + chunk)
             n = t1 - t0
             q_t = q_all[:, t0:t1].reshape(B * n, S * S, C)  # (B*n, Q, C)
-            index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device, circle)
-            if reduce is not None:
-                out = _topk_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace, reduce)
-            elif needs_grad:
+            index, bias = _chunk_geometry(H, W, S, R, T, t0, t1, query.device)
+            if needs_grad:
                 out = _TiledSoftmaxAttention.apply(q_t, k_cl, v_cl, index, bias, acc)
             else:
                 out = _softmax_chunk(q_t, k_cl, v_cl, index, bias, acc, workspace)[0]
             outputs.append(out.view(B, n, S * S, out.shape[-1]))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)  # (B, tiles, Q, L)
-    L = out.shape[-1]  # the reduction's channels
     out = out.view(B, ny, nx, S, S, L)
     out = out.permute(0, 5, 1, 3, 2, 4).reshape(B, L, ny * S, nx * S)  # (B, L, ny*S, nx*S)
     return out[:, :, :H, :W]

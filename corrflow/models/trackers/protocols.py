@@ -34,9 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from corrflow.models.layers.local_attention import (global_attention, per_frame_topk_attention,
-                                                    restricted_attention,
-                                                    topk_memory_attention,
-                                                    topk_restricted_attention)
+                                                    restricted_attention)
+from corrflow.models.layers.topk_memory import TILE, KeyMemory, topk_memory_attention
 from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minmax_normalise,
                                                 nearest_resize, positive_minmax,
                                                 resample_to_image, strided_seed,
@@ -442,13 +441,14 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
         topk (int): affinities kept per query (10).
         temperature (float): softmax temperature (0.07).
         preset (str): the rule set, a key of :data:`TOPK_PRESETS`.
-        tile_size (int): tile side of the windowed computation.
-        max_chunk_elements (int): bound on affinity elements held at once.
+        tile_size (tuple[int, int]): query tile (rows, columns) of the windowed products
+            (:mod:`corrflow.models.layers.topk_memory`); the result does not depend on it.
+        max_chunk_elements (int): bound on the affinities of a whole frame held at once.
     """
 
     def __init__(self, radius: int = 12, num_context: int = 20, topk: int = 10,
-                 temperature: float = 0.07, preset: str = 'crw', tile_size: int = 8,
-                 max_chunk_elements: int = 1 << 25) -> None:
+                 temperature: float = 0.07, preset: str = 'crw',
+                 tile_size: tuple[int, int] = TILE, max_chunk_elements: int = 1 << 25) -> None:
         if num_context < 0 or topk < 1 or temperature <= 0:
             raise ConfigError(f'need num_context >= 0, topk >= 1 and temperature > 0, got '
                               f'{num_context}, {topk}, {temperature}')
@@ -461,7 +461,10 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
         self.temperature = temperature
         self.preset = preset
         self.rules = TOPK_PRESETS[preset]
-        self.tile_size = tile_size
+        if isinstance(tile_size, int) or len(tile_size) != 2 or min(tile_size) < 1:
+            raise ConfigError(f'TopKMemoryPropagation: tile_size must be (rows, columns), both '
+                              f'positive, got {tile_size!r}')
+        self.tile_size = tuple(tile_size)
         self.max_chunk_elements = max_chunk_elements
 
     def seed_from_image(self, maps: Tensor, proc: tuple[int, int], padded: tuple[int, int],
@@ -490,38 +493,32 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
     def __call__(self, features: Callable[[int], Tensor], num_frames: int,
                  seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
         starts = _check_seeds(seeds, num_frames)
-        first = (features(starts[0]), seeds[starts[0]])
-        anchors: list[tuple[Tensor, Tensor]] = [first]
-        recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=self.num_context)
+        memory = KeyMemory(self.radius, self.tile_size)  # each map laid out once
+        first = (memory.add(features(starts[0])), seeds[starts[0]])
+        anchors: list[tuple] = [first]
+        recent: deque[tuple] = deque(maxlen=self.num_context)
         if self.num_context and self.rules.context_start == 'first_frame':
             recent.append(first)
         elif self.num_context and self.rules.context_start == 'first_frame_copies':
             recent.extend([first] * self.num_context)
         whole_anchor = self.rules.first_frame == 'whole'
-        fast = not whole_anchor and self.rules.window == 'square' and self.rules.ties == 'k'
         for t in range(starts[0] + 1, num_frames):
             feat = features(t)
             context = anchors + list(recent)
-            keys, values = [f for f, _ in context], [v for _, v in context]
-            if fast:
-                prob = topk_restricted_attention(feat, keys, values, self.radius, self.topk,
-                                                 temperature=self.temperature,
-                                                 tile_size=self.tile_size,
-                                                 max_chunk_elements=self.max_chunk_elements)
-            else:
-                restricted = [not whole_anchor] * len(anchors) + [True] * len(recent)
-                prob = topk_memory_attention(feat, keys, values, self.radius, self.topk,
-                                             temperature=self.temperature,
-                                             restricted=restricted,
-                                             circle=self.rules.window == 'circle',
-                                             keep_ties=self.rules.ties == 'all',
-                                             tile_size=self.tile_size,
-                                             max_chunk_elements=self.max_chunk_elements)
+            restricted = [not whole_anchor] * len(anchors) + [True] * len(recent)
+            prob = topk_memory_attention(feat, [k for k, _ in context], [v for _, v in context],
+                                         self.radius, self.topk, temperature=self.temperature,
+                                         restricted=restricted,
+                                         circle=self.rules.window == 'circle',
+                                         keep_ties=self.rules.ties == 'all',
+                                         tile_size=self.tile_size,
+                                         max_chunk_elements=self.max_chunk_elements)
+            del context
             yield t, prob
             if t in seeds:
-                anchors.append((feat, paste_labels(prob, seeds[t].to(prob.dtype))))
+                anchors.append((memory.add(feat), paste_labels(prob, seeds[t].to(prob.dtype))))
             elif self.num_context > 0:
-                recent.append((feat, prob))
+                recent.append((memory.add(feat), prob))
 
     def describe(self) -> dict:
         return dict(protocol='B (top-k memory)', preset=self.preset,
