@@ -204,23 +204,6 @@ def build_model(protocol: str, smoke: bool = False, seed: int = 0, precision: st
                       amp=precision)
 
 
-class _TimedProtocol:
-    """Wraps a propagation protocol; ``stamps`` = start, then the end of each frame's read-out."""
-
-    def __init__(self, protocol) -> None:
-        self.protocol = protocol
-        self.stamps: list[float] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self.protocol, name)
-
-    def __call__(self, features, num_frames: int, seeds):
-        self.stamps = [time.perf_counter()]
-        for item in self.protocol(features, num_frames, seeds):
-            yield item  # the propagator reads the frame out before asking for the next
-            self.stamps.append(time.perf_counter())
-
-
 def _sizes(width: int, smoke: bool) -> dict:
     if smoke:
         return dict(height=SMOKE['height'], native_width=SMOKE['native_width'])
@@ -235,14 +218,14 @@ def make_pipeline_case(protocol: str, width: int, frames: int, smoke: bool = Fal
     Also the factory of the memory child.
     """
     model = build_model(protocol, smoke, seed, precision, device)
-    timed = _TimedProtocol(model.protocol)
-    model.protocol = timed
     video, mask, _ = load_video(frames, width, seed=seed, **_sizes(width, smoke))
     sample = dict(first_mask=mask, video=f'w{width}')
 
     def run() -> list[float]:
-        model.propagate_video(video, sample)
-        return np.diff(timed.stamps).tolist()
+        stamps = [time.perf_counter()]  # the start, then the end of each frame's read-out
+        model.propagate_video(video, sample,
+                              progress=lambda t, T: stamps.append(time.perf_counter()))
+        return np.diff(stamps).tolist()
 
     return run
 

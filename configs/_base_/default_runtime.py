@@ -29,6 +29,8 @@ custom_hooks = [
     dict(type='TrainProgressHook'),
     # a progress bar over the videos of evaluations
     dict(type='VideoProgressHook'),
+    # at the end of a test run: the zip an evaluation server takes (YouTube-VOS)
+    dict(type='SubmissionZipHook'),
     # at the end: batch-norm statistics re-estimated on clean training clips (the bottleneck
     # drops colour from 70 % of the batches the running statistics come from); 0 batches
     # keeps the running statistics, the original recipe's behaviour

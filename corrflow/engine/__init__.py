@@ -1,7 +1,6 @@
 from .bn_recalibration import calibration_batches, recalibrate_bn
 from .hooks import (PreciseBNHook, ReconstructionVisualizationHook, ScheduledSamplingHook,
-                    TrainProgressHook,
-                    VideoProgressHook)
+                    SubmissionZipHook, TrainProgressHook, VideoProgressHook)
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .random_state import PositionSeededDataset, capture_random_state, restore_random_state
 from .runner import CorrflowRunner
@@ -11,7 +10,8 @@ from .total_batch import (SampleMultiStepLR, apply_total_batch, launcher_world_s
 
 __all__ = ['CorrflowRunner', 'CPUAutocastOptimWrapper', 'PreciseBNHook', 'calibration_batches',
            'recalibrate_bn',
-           'ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'TrainProgressHook',
+           'ReconstructionVisualizationHook', 'ScheduledSamplingHook', 'SubmissionZipHook',
+           'TrainProgressHook',
            'VideoProgressHook', 'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
            'RandomStateHook', 'PositionSeededDataset', 'capture_random_state',
            'restore_random_state',

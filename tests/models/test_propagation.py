@@ -9,6 +9,7 @@ from corrflow.models.layers.propagation import (area_seed, grid_to_image_coords,
                                                 minmax_normalise, resample_to_image,
                                                 strided_seed)
 from corrflow.registry import MODELS, TASK_UTILS
+from corrflow.models.trackers.protocols import run_protocol
 
 
 class RandomLocalEncoder(nn.Module):
@@ -210,10 +211,9 @@ def test_protocol_a_temperature_divides_the_affinities():
     seed = F.one_hot(torch.from_numpy(masks[0][::4, ::4]).long(), 3).permute(2, 0, 1)[None].float()
     cold = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3, temperature=0.25))
     plain = TASK_UTILS.build(dict(type='CorrFlowPropagation', radius=3))
-    first = next(iter(cold(features, 3, {0: seed})))[1]
-    scaled = {t: f * 4 if t == 1 else f for t, f in
-              ((t, features(t)) for t in range(3))}
-    want = next(iter(plain(lambda t: scaled[t], 3, {0: seed})))[1]
+    first = next(run_protocol(cold, [features(t) for t in range(3)], {0: seed}))[1]
+    scaled = [f * 4 if t == 1 else f for t, f in ((t, features(t)) for t in range(3))]
+    want = next(run_protocol(plain, scaled, {0: seed}))[1]
     torch.testing.assert_close(first, want)
     assert cold.describe()['temperature'] == 0.25 and plain.describe()['temperature'] == 1.0
     with pytest.raises(ValueError, match='temperature'):
@@ -305,14 +305,6 @@ def test_frames_before_the_first_mask_are_background(protocol):
 
 def test_protocol_b_keeps_every_start_frame_in_the_context():
     seen = []
-
-    def features(t):
-        return torch.full((1, 4, 6, 6), float(t + 1))
-
-    class Recording(TASK_UTILS.get('TopKMemoryPropagation')):
-        pass
-
-    protocol = Recording(radius=1, num_context=1, topk=2, preset='centred')
     import corrflow.models.trackers.protocols as protocols
     original = protocols.topk_memory_attention
 
@@ -320,11 +312,14 @@ def test_protocol_b_keeps_every_start_frame_in_the_context():
         seen.append([float(k.feat[0, 0, 0, 0]) - 1 for k in keys])
         return original(query, keys, values, *args, **kwargs)
 
+    protocol = TASK_UTILS.build(dict(type='TopKMemoryPropagation', radius=1, num_context=1,
+                                     topk=2, preset='centred'))
+    feats = [torch.full((1, 4, 6, 6), float(t + 1)) for t in range(5)]
     seeds = {0: torch.rand(1, 3, 6, 6), 2: torch.zeros(1, 3, 6, 6)}
     seeds[2][:, 2, :3] = 1.0
     protocols.topk_memory_attention = spy
     try:
-        steps = list(protocol(features, 5, seeds))
+        steps = list(protocols.run_protocol(protocol, feats, seeds))
     finally:
         protocols.topk_memory_attention = original
     assert [t for t, _ in steps] == [1, 2, 3, 4]
@@ -381,8 +376,8 @@ def test_protocol_a_with_the_whole_frame_as_window():
     seed = torch.zeros(1, 2, 6, 7)
     seed[:, 0], seed[:, 1, 2:4, 2:5] = 1, 1
     seed[:, 0, 2:4, 2:5] = 0
-    whole = CorrFlowPropagation(radius=None, preset='centred')(feats.__getitem__, 3, {0: seed})
-    wide = CorrFlowPropagation(radius=7, preset='centred')(feats.__getitem__, 3, {0: seed})
+    whole = run_protocol(CorrFlowPropagation(radius=None, preset='centred'), feats, {0: seed})
+    wide = run_protocol(CorrFlowPropagation(radius=7, preset='centred'), feats, {0: seed})
     whole, wide = dict(whole), dict(wide)
     for t in (1, 2):
         torch.testing.assert_close(whole[t], wide[t], rtol=1e-5, atol=1e-6)

@@ -10,6 +10,7 @@ from corrflow.models.layers.affine import (TIMECYCLE_TRANSLATION_FACTOR, affine_
                                            grid_loss, inlier_mass, params_to_theta,
                                            patch_affinity)
 from corrflow.registry import MODELS, TASK_UTILS
+from corrflow.models.trackers.protocols import run_protocol
 
 
 def test_params_to_theta():
@@ -128,7 +129,7 @@ def test_timecycle_protocol_matches_a_brute_force_reference():
     seed = torch.rand(1, 3, 4, 5, generator=g, dtype=torch.float64)
     protocol = TASK_UTILS.build(dict(type='TimeCyclePropagation', topk=3, scale=4.0,
                                      max_chunk_elements=7))  # chunks of one query row
-    got = [prob for _, prob in protocol(lambda t: feats[t], 5, {0: seed})]
+    got = [prob for _, prob in run_protocol(protocol, feats, {0: seed})]
     want = reference_timecycle(feats, seed, topk=3, scale=4.0)
     assert len(got) == len(want) == 4
     for a, b in zip(got, want):
@@ -146,7 +147,7 @@ def test_timecycle_protocol_pastes_late_objects_and_keeps_them_in_context():
     seeds[0][:, 0, :2] = 0
     seeds[2][:, 2, 3:] = 1
     protocol = TASK_UTILS.build(dict(type='TimeCyclePropagation', num_context=1, topk=2))
-    steps = list(protocol(lambda t: feats[t], 4, seeds))
+    steps = list(run_protocol(protocol, feats, seeds))
     assert [t for t, _ in steps] == [1, 2, 3]
     assert not steps[0][1][:, 2].any() and not steps[1][1][:, 2].any()  # before its frame
     assert steps[2][1][:, 2].max() > 0  # copied on from the pasted frame

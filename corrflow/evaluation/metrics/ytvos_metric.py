@@ -50,10 +50,12 @@ class YouTubeVOSMetric(BaseMetric):
 
     For every video, ``out_dir/Annotations/<video>/<frame>.png`` is written
     for every listed frame (8-bit palette, original size, pixel value = the
-    object's id), and :meth:`compute_metrics` zips them (entries
-    ``Annotations/...``) into ``out_dir/<zip_name>``, the file the server
-    takes. ``propagation.json`` records the settings, which frames were
-    propagated and at what frame rate.
+    object's id). :meth:`compute_metrics` scores (where it can) and records in
+    ``propagation.json`` the settings, which frames were propagated and at what
+    frame rate; it leaves in :attr:`submission` what
+    :class:`~corrflow.engine.hooks.SubmissionZipHook` zips at the end of the test
+    run (entries ``Annotations/...`` in ``out_dir/<zip_name>``, the file the
+    server takes): a metric scores, the run's end writes the deliverable.
 
     The val ground truth is withheld, so its scores come from the server.
     Where the data samples are ``scored`` (every listed frame annotated, e.g.
@@ -81,6 +83,9 @@ class YouTubeVOSMetric(BaseMetric):
         self.out_dir = out_dir
         self.zip_name = zip_name
         self.seen_categories = self._categories(seen_categories)
+        #: ``(out_dir, entries, zip_name)`` of the last :meth:`compute_metrics`, for
+        #: :func:`write_submission_zip`; None before it or without ``out_dir``.
+        self.submission: tuple[str, list[str], str] | None = None
 
     @staticmethod
     def _categories(source) -> set[str] | None:
@@ -152,7 +157,7 @@ class YouTubeVOSMetric(BaseMetric):
             os.makedirs(self.out_dir, exist_ok=True)
             entries = [e for r in results for e in r['written']]
             info['zip'] = self.zip_name
-            write_submission_zip(self.out_dir, entries, self.zip_name)
+            self.submission = (self.out_dir, entries, self.zip_name)
             if scored:
                 info['scores'] = metrics
                 info['per_object'] = per_object
@@ -164,7 +169,7 @@ class YouTubeVOSMetric(BaseMetric):
             with open(osp.join(self.out_dir, 'propagation.json'), 'w') as f:
                 json.dump(info, f, indent=2)
             logger.info(f'YouTube-VOS: {len(results)} videos, {info["pngs_written"]} masks in '
-                        f'{osp.join(self.out_dir, "Annotations")}, zipped in '
+                        f'{osp.join(self.out_dir, "Annotations")}, to be zipped in '
                         f'{osp.join(self.out_dir, self.zip_name)} (frames: '
                         f'{", ".join(map(str, info["frames_propagated"]))}, fps '
                         f'{", ".join(f"{v:g}" for v in info["fps"])})')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch import Tensor
 from corrflow.models.layers.propagation import (gaussian_heatmaps, grid_to_image_coords,
                                                 labels_to_onehot, padded_size, soft_argmax_topk)
 from corrflow.models.layers.colour import rgb_to_lab
-from corrflow.models.trackers.protocols import PropagationProtocol
+from corrflow.models.trackers.protocols import PropagationProtocol, run_protocol
 from corrflow.registry import MODELS, TASK_UTILS
 from corrflow.errors import ConfigError
 from corrflow.utils.precision import (Precision, autocast_off, full_precision,
@@ -227,88 +227,133 @@ class LabelPropagator(BaseModel):
     @torch.no_grad()
     def propagate_video(self, video: Tensor, sample: dict,
                         progress: Callable[[int, int], None] | None = None) -> dict:
-        """Propagate the labels of one video.
+        """Propagate the labels of one video, as a dataset sample gives them.
 
         Args:
             video (Tensor): (T, 3, H, W) uint8 RGB frames.
-            sample (dict): ``first_mask`` or ``first_keypoints`` (see class doc).
+            sample (dict): ``first_mask``, ``start_masks`` or ``first_keypoints``
+                (see class doc), and ``video`` (its name).
             progress (Callable[[int, int], None], optional): called as
                 ``progress(t, T)`` once frame t (1..T-1) has its labels.
 
         Returns:
-            dict: ``video`` and ``pred_masks`` or ``pred_keypoints`` (numpy).
+            dict: ``video``, ``pred_masks`` or ``pred_keypoints`` (numpy) and
+            ``propagation`` (:meth:`describe`).
         """
-        if video.dim() != 4 or video.shape[1] != 3:
-            raise ValueError(f'video {sample.get("video", "?")}: expected frames (T, 3, H, W), '
-                             f'got {tuple(video.shape)}')
-        T, _, H, W = video.shape
-        proc = self.processing_size((H, W))
-        padded = padded_size(proc, self.size_divisor)
-        grid = (padded[0] // self.stride, padded[1] // self.stride)
-        precision = self.precision
-
-        def features(t: int) -> Tensor:
-            return self.frame_features(video[t], proc, padded)
-
-        out = dict(video=sample.get('video', ''))
+        name = sample.get('video', '')
         if 'first_mask' in sample or 'start_masks' in sample:
-            out['pred_masks'] = self._propagate_masks(features, sample, T, (H, W), proc,
-                                                      padded, grid, precision, progress)
+            if 'first_mask' in sample and 'start_masks' in sample:
+                raise ValueError(f'video {name or "?"}: give "first_mask" or "start_masks", '
+                                 'not both')
+            starts = ({0: sample['first_mask']} if 'first_mask' in sample
+                      else dict(sample['start_masks']))
+            out = dict(video=name, pred_masks=self.propagate_masks(video, starts, name,
+                                                                    progress))
         elif 'first_keypoints' in sample:
-            points = torch.as_tensor(sample['first_keypoints'], dtype=torch.float32)
-            heat = gaussian_heatmaps(points.to(self.device), (H, W), self.keypoint_sigma)
-            protocol = self.protocol.keypoint_protocol()
-            seed = protocol.keypoint_seed(heat, proc, padded, self.stride, grid)
-            preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
-            preds[0] = points.numpy()
-            for t, prob in self._run_protocol(features, T, {0: seed}, precision, protocol):
-                preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
-                if progress is not None:
-                    progress(t, T)
-            out['pred_keypoints'] = preds
+            out = dict(video=name, pred_keypoints=self.propagate_keypoints(
+                video, sample['first_keypoints'], name, progress))
         else:
-            raise ValueError(f'video {out["video"]}: the data sample needs "first_mask", '
+            raise ValueError(f'video {name}: the data sample needs "first_mask", '
                              '"start_masks" or "first_keypoints"')
         out['propagation'] = self.describe()
         return out
 
-    def _start_masks(self, sample: dict, size: tuple[int, int]) -> dict[int, Tensor]:
+    def _frames(self, video: Tensor, name: str):
+        """Geometry of a video's frames and the function that embeds frame t."""
+        if video.dim() != 4 or video.shape[1] != 3:
+            raise ValueError(f'video {name or "?"}: expected frames (T, 3, H, W), '
+                             f'got {tuple(video.shape)}')
+        T, _, H, W = video.shape
+        proc, padded, grid = self._geometry((H, W))
+
+        def features(t: int) -> Tensor:
+            return self.frame_features(video[t], proc, padded)
+
+        return features, T, (H, W), proc, padded, grid
+
+    @torch.no_grad()
+    def propagate_masks(self, video: Tensor, start_masks: Mapping[int, Any], name: str = '',
+                        progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Propagate object masks through a video.
+
+        Args:
+            video (Tensor): (T, 3, H, W) uint8 RGB frames.
+            start_masks (Mapping[int, array]): frame -> (H, W) ids of the objects
+                first labelled there (0 background, 255 ignored); the smallest
+                frame starts the propagation.
+            name (str): the video's name, for messages.
+            progress (Callable[[int, int], None], optional): see :meth:`propagate_video`.
+
+        Returns:
+            np.ndarray: (T, H, W) uint8 masks of the original ids (frames before
+            the first start are 0).
+        """
+        features, T, size, proc, padded, grid = self._frames(video, name)
+        if not start_masks:
+            raise ValueError(f'video {name or "?"}: "start_masks" is empty')
+        return self._propagate_masks(features, start_masks, name, T, size, proc, padded, grid,
+                                     self.precision, progress)
+
+    @torch.no_grad()
+    def propagate_keypoints(self, video: Tensor, points: Any, name: str = '',
+                            progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Propagate keypoints from the first frame through a video.
+
+        Args:
+            video (Tensor): (T, 3, H, W) uint8 RGB frames.
+            points (array): (J, 2) pixel (x, y) of the keypoints in frame 0 (NaN:
+                not visible).
+            name (str): the video's name, for messages.
+            progress (Callable[[int, int], None], optional): see :meth:`propagate_video`.
+
+        Returns:
+            np.ndarray: (T, J, 2) float32 (x, y) per frame (frame 0: the input).
+        """
+        features, T, (H, W), proc, padded, grid = self._frames(video, name)
+        points = torch.as_tensor(points, dtype=torch.float32)
+        heat = gaussian_heatmaps(points.to(self.device), (H, W), self.keypoint_sigma)
+        protocol = self.protocol.keypoint_protocol()
+        seed = protocol.keypoint_seed(heat, proc, padded, self.stride, grid)
+        preds = np.empty((T, points.shape[0], 2), dtype=np.float32)
+        preds[0] = points.numpy()
+        for t, prob in self._run_protocol(features, T, {0: seed}, self.precision, protocol):
+            preds[t] = self.decode_keypoints(prob, proc, (H, W)).cpu().numpy()
+            if progress is not None:
+                progress(t, T)
+        return preds
+
+    def _start_masks(self, given: Mapping[int, Any], name: str,
+                     size: tuple[int, int]) -> dict[int, Tensor]:
         """``{t: (H, W) long ids}`` of the objects first labelled at frame t."""
-        video = sample.get('video', '?')
-        if 'first_mask' in sample and 'start_masks' in sample:
-            raise ValueError(f'video {video}: give "first_mask" or "start_masks", not both')
-        given = ({0: sample['first_mask']} if 'first_mask' in sample
-                 else dict(sample['start_masks']))
-        if not given:
-            raise ValueError(f'video {video}: "start_masks" is empty')
         masks, seen = {}, {}
         for t in sorted(given):
             mask = torch.as_tensor(given[t]).to(self.device).long()
             if tuple(mask.shape) != size:
-                raise ValueError(f'video {video}: the mask of frame {t} is '
+                raise ValueError(f'video {name or "?"}: the mask of frame {t} is '
                                  f'{tuple(mask.shape)}, frames are {size}')
             for i in mask.unique().tolist():
                 if i in (0, 255):
                     continue
                 if i in seen:
-                    raise ValueError(f'video {video}: object id {i} is in the start masks of '
-                                     f'frames {seen[i]} and {t}; give each object\'s mask at its '
-                                     'first frame only')
+                    raise ValueError(f'video {name or "?"}: object id {i} is in the start '
+                                     f'masks of frames {seen[i]} and {t}; give each object\'s '
+                                     'mask at its first frame only')
                 seen[i] = t
             masks[int(t)] = mask
         return masks
 
-    def _propagate_masks(self, features, sample: dict, T: int, size: tuple[int, int],
-                         proc: tuple[int, int], padded: tuple[int, int], grid: tuple[int, int],
-                         precision: Precision, progress) -> np.ndarray:
-        """(T, H, W) uint8 masks of the original ids; see :meth:`propagate_video`.
+    def _propagate_masks(self, features, given: Mapping[int, Any], name: str, T: int,
+                         size: tuple[int, int], proc: tuple[int, int], padded: tuple[int, int],
+                         grid: tuple[int, int], precision: Precision,
+                         progress) -> np.ndarray:
+        """(T, H, W) uint8 masks of the original ids; see :meth:`propagate_masks`.
 
         Label channel c holds id ``ids[c]`` (0, the background, is channel 0),
         so ids need not be contiguous. An object's channel is masked out of the
         read-out before its first frame; at its first frame its mask is pasted
         over the prediction, in the output and in what later frames copy from.
         """
-        starts = self._start_masks(sample, size)
+        starts = self._start_masks(given, name, size)
         first = min(starts)
         ids = sorted({0} | {i for m in starts.values() for i in m.unique().tolist() if i != 255})
         lookup = torch.tensor(ids, dtype=torch.uint8, device=self.device)  # channel -> id
@@ -344,9 +389,17 @@ class LabelPropagator(BaseModel):
 
     def _run_protocol(self, features, num_frames: int, seeds: dict[int, Tensor],
                       precision: Precision, protocol: PropagationProtocol | None = None):
-        """Yield ``(t, fp32 label maps)``; the protocol's (default: the model's) affinity
-        products run under ``precision``'s autocast, the consumer's read-out outside of it."""
-        steps = (protocol or self.protocol)(features, num_frames, seeds)
+        """Yield ``(t, fp32 label maps)`` for the frames after the first seeded one.
+
+        Frames are embedded as the protocol consumes them; embedding, the protocol's
+        steps and its memory updates run under ``precision``'s autocast, the consumer's
+        read-out outside of it.
+        """
+        starts = sorted(seeds)
+        if not starts or starts[0] < 0 or starts[-1] >= num_frames:
+            raise ValueError(f'seed frames {starts} must lie in 0..{num_frames - 1}')
+        frames = (features(t) for t in range(starts[0], num_frames))
+        steps = run_protocol(protocol or self.protocol, frames, seeds)
         while True:
             with precision.autocast():
                 step = next(steps, None)

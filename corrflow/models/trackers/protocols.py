@@ -28,7 +28,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -43,7 +43,8 @@ from corrflow.models.layers.propagation import (area_seed, bilinear_resize, minm
 from corrflow.registry import TASK_UTILS
 from corrflow.errors import ConfigError
 
-__all__ = ['PropagationProtocol', 'SoftMemoryProtocol', 'CorrFlowPropagation',
+__all__ = ['PropagationProtocol', 'LabelMemory', 'run_protocol', 'SoftMemoryProtocol',
+           'CorrFlowPropagation',
            'TopKMemoryPropagation', 'TimeCyclePropagation', 'TopKRules', 'TOPK_PRESETS',
            'CORRFLOW_PRESETS',
            'l2_normalise', 'paste_labels']
@@ -70,18 +71,59 @@ def paste_labels(labels: Tensor, seed: Tensor) -> Tensor:
     return labels * (1 - cover) + seed
 
 
-def _check_seeds(seeds: Mapping[int, Tensor], num_frames: int) -> list[int]:
+class LabelMemory(ABC):
+    """What a protocol keeps of one video: the frames whose labels later frames copy.
+
+    A protocol is a policy over the features it is given: the propagator computes each
+    frame's features, asks the memory for the frame's labels (:meth:`propagate`), reads
+    them out, then hands the frame back (:meth:`add`). The memory never asks for frames.
+    """
+
+    @abstractmethod
+    def propagate(self, feat: Tensor) -> Tensor:
+        """(1, C, h, w) prepared features of the next frame -> its (1, L, h, w) labels."""
+
+    @abstractmethod
+    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
+        """The frame just propagated joins the memory, as the protocol keeps frames.
+
+        Args:
+            feat (Tensor): its features, as given to :meth:`propagate`.
+            labels (Tensor): the labels :meth:`propagate` returned for it.
+            seed (Tensor | None): (1, L, h, w) maps of the objects that start at this
+                frame (background channel zero), pasted over its labels.
+        """
+
+
+def run_protocol(protocol: PropagationProtocol, features: Iterable[Tensor],
+                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
+    """Propagate through frames ``first, first + 1, ...``: yield ``(t, labels)`` for every
+    frame after the first seeded one (the labels of a seeded frame before pasting).
+
+    Args:
+        protocol (PropagationProtocol): the policy.
+        features (Iterable[Tensor]): prepared features of frames ``first, first + 1, ...``
+            (``first`` = the smallest seeded frame), computed as they are consumed.
+        seeds (Mapping[int, Tensor]): frame -> its seed maps on the grid.
+    """
     starts = sorted(seeds)
-    if not starts or starts[0] < 0 or starts[-1] >= num_frames:
-        raise ValueError(f'seed frames {starts} must lie in 0..{num_frames - 1}')
-    return starts
+    if not starts or starts[0] < 0:
+        raise ValueError(f'seed frames {starts} must be >= 0')
+    frames = iter(features)
+    memory = protocol.start(next(frames), seeds[starts[0]])
+    for t, feat in enumerate(frames, start=starts[0] + 1):
+        labels = memory.propagate(feat)
+        yield t, labels
+        seed = seeds.get(t)
+        memory.add(feat, labels, None if seed is None else seed.to(labels.dtype))
 
 
 class PropagationProtocol(ABC):
     """Base class of the propagation protocols (see the module doc).
 
-    Subclasses implement :meth:`__call__` and :meth:`describe` and choose
-    :meth:`seed`, :meth:`prepare_features` and :meth:`mask_scores`.
+    Subclasses implement :meth:`start` (returning their :class:`LabelMemory`) and
+    :meth:`describe`, and choose :meth:`seed`, :meth:`prepare_features` and
+    :meth:`mask_scores`.
     """
 
     def seed(self, maps: Tensor, stride: int, grid: tuple[int, int]) -> Tensor:
@@ -140,12 +182,13 @@ class PropagationProtocol(ABC):
         return resample_to_image(self.mask_scores(labels), stride, proc, size)
 
     @abstractmethod
-    def __call__(self, features: Callable[[int], Tensor], num_frames: int,
-                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
-        """Yield ``(t, (1, L, h, w) propagated labels)`` for every frame after the first seed.
+    def start(self, feat: Tensor, seed: Tensor) -> LabelMemory:
+        """The memory of a video, from its first labelled frame.
 
-        ``features(t)`` gives the prepared features of frame ``t``. The yielded
-        labels of a frame that has a seed are those before pasting.
+        Args:
+            feat (Tensor): (1, C, h, w) features of that frame, prepared
+                (:meth:`prepare_features`).
+            seed (Tensor): (1, L, h, w) its label maps on the grid.
         """
 
     @abstractmethod
@@ -265,29 +308,8 @@ class CorrFlowPropagation(PropagationProtocol):
         up = self._upsampled(labels)[..., :proc[0], :proc[1]]  # the padding is no image
         return up if tuple(proc) == tuple(size) else nearest_resize(up, size, 'opencv')
 
-    def __call__(self, features: Callable[[int], Tensor], num_frames: int,
-                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
-        starts = _check_seeds(seeds, num_frames)
-        ref_feat, ref_labels = features(starts[0]), seeds[starts[0]]
-        num_labels = ref_labels.shape[1]
-        for t in range(starts[0] + 1, num_frames):
-            feat = features(t)
-            if self.radius is None:
-                prob = global_attention(feat, ref_feat, ref_labels, self.temperature)
-            else:
-                prob = restricted_attention(feat, ref_feat, ref_labels, self.radius,
-                                            temperature=self.temperature,
-                                            tile_size=self.tile_size)
-            yield t, prob
-            if self.preset == 'corrflow':
-                ids = self._upsampled(prob).argmax(1)[0]  # (h*s, w*s)
-                ref_labels = truncated_id_seed(ids, self.stride, num_labels).to(prob.dtype)
-            else:
-                hard = prob.argmax(1)  # (1, h, w)
-                ref_labels = F.one_hot(hard, num_labels).permute(0, 3, 1, 2).to(prob.dtype)
-            if t in seeds:
-                ref_labels = paste_labels(ref_labels, seeds[t].to(prob.dtype))
-            ref_feat = feat
+    def start(self, feat: Tensor, seed: Tensor) -> LabelMemory:
+        return _PreviousFrame(self, feat, seed)
 
     def describe(self) -> dict:
         return dict(protocol='A (CorrFlow)', preset=self.preset, context='previous frame',
@@ -295,6 +317,31 @@ class CorrFlowPropagation(PropagationProtocol):
                     temperature=self.temperature, topk=None,
                     feature_norm=None, **CORRFLOW_PRESETS[self.preset],
                     late_objects='mask pasted at its first frame, copied on from there')
+
+
+class _PreviousFrame(LabelMemory):
+    """Protocol A's memory: the previous frame and its hard labels."""
+
+    def __init__(self, protocol: CorrFlowPropagation, feat: Tensor, seed: Tensor) -> None:
+        self.p = protocol
+        self.feat, self.labels = feat, seed
+
+    def propagate(self, feat: Tensor) -> Tensor:
+        p = self.p
+        if p.radius is None:
+            return global_attention(feat, self.feat, self.labels, p.temperature)
+        return restricted_attention(feat, self.feat, self.labels, p.radius,
+                                    temperature=p.temperature, tile_size=p.tile_size)
+
+    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
+        p, num_labels = self.p, self.labels.shape[1]
+        if p.preset == 'corrflow':
+            ids = p._upsampled(labels).argmax(1)[0]  # (h*s, w*s)
+            hard = truncated_id_seed(ids, p.stride, num_labels).to(labels.dtype)
+        else:
+            hard = F.one_hot(labels.argmax(1), num_labels).permute(0, 3, 1, 2).to(labels.dtype)
+        self.labels = hard if seed is None else paste_labels(hard, seed)
+        self.feat = feat
 
 
 @dataclass(frozen=True)
@@ -490,35 +537,8 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
             return nearest_resize(positive_minmax(up), size, 'pillow')
         return super().read_out(labels, stride, proc, size)
 
-    def __call__(self, features: Callable[[int], Tensor], num_frames: int,
-                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
-        starts = _check_seeds(seeds, num_frames)
-        memory = KeyMemory(self.radius, self.tile_size)  # each map laid out once
-        first = (memory.add(features(starts[0])), seeds[starts[0]])
-        anchors: list[tuple] = [first]
-        recent: deque[tuple] = deque(maxlen=self.num_context)
-        if self.num_context and self.rules.context_start == 'first_frame':
-            recent.append(first)
-        elif self.num_context and self.rules.context_start == 'first_frame_copies':
-            recent.extend([first] * self.num_context)
-        whole_anchor = self.rules.first_frame == 'whole'
-        for t in range(starts[0] + 1, num_frames):
-            feat = features(t)
-            context = anchors + list(recent)
-            restricted = [not whole_anchor] * len(anchors) + [True] * len(recent)
-            prob = topk_memory_attention(feat, [k for k, _ in context], [v for _, v in context],
-                                         self.radius, self.topk, temperature=self.temperature,
-                                         restricted=restricted,
-                                         circle=self.rules.window == 'circle',
-                                         keep_ties=self.rules.ties == 'all',
-                                         tile_size=self.tile_size,
-                                         max_chunk_elements=self.max_chunk_elements)
-            del context
-            yield t, prob
-            if t in seeds:
-                anchors.append((memory.add(feat), paste_labels(prob, seeds[t].to(prob.dtype))))
-            elif self.num_context > 0:
-                recent.append((memory.add(feat), prob))
+    def start(self, feat: Tensor, seed: Tensor) -> LabelMemory:
+        return _TopKMemory(self, feat, seed)
 
     def describe(self) -> dict:
         return dict(protocol='B (top-k memory)', preset=self.preset,
@@ -526,6 +546,39 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
                     labels='soft', radius=self.radius, temperature=self.temperature,
                     topk=self.topk, feature_norm='L2', **self.rules.describe(),
                     late_objects='mask pasted at its first frame, which stays in the context')
+
+
+class _TopKMemory(LabelMemory):
+    """Protocol B's memory: the frames where objects start, and the N most recent
+    frames, each with its keys laid out once (:class:`KeyMemory`)."""
+
+    def __init__(self, protocol: TopKMemoryPropagation, feat: Tensor, seed: Tensor) -> None:
+        self.p = protocol
+        self.keys = KeyMemory(protocol.radius, protocol.tile_size)
+        first = (self.keys.add(feat), seed)
+        self.anchors = [first]
+        self.recent: deque[tuple] = deque(maxlen=protocol.num_context)
+        if protocol.num_context and protocol.rules.context_start == 'first_frame':
+            self.recent.append(first)
+        elif protocol.num_context and protocol.rules.context_start == 'first_frame_copies':
+            self.recent.extend([first] * protocol.num_context)
+
+    def propagate(self, feat: Tensor) -> Tensor:
+        p = self.p
+        context = self.anchors + list(self.recent)
+        restricted = ([p.rules.first_frame != 'whole'] * len(self.anchors)
+                      + [True] * len(self.recent))
+        return topk_memory_attention(feat, [k for k, _ in context], [v for _, v in context],
+                                     p.radius, p.topk, temperature=p.temperature,
+                                     restricted=restricted, circle=p.rules.window == 'circle',
+                                     keep_ties=p.rules.ties == 'all', tile_size=p.tile_size,
+                                     max_chunk_elements=p.max_chunk_elements)
+
+    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
+        if seed is not None:  # a frame where objects start stays, as the first does
+            self.anchors.append((self.keys.add(feat), paste_labels(labels, seed)))
+        elif self.p.num_context > 0:
+            self.recent.append((self.keys.add(feat), labels))
 
 
 @TASK_UTILS.register_module()
@@ -604,25 +657,8 @@ class TimeCyclePropagation(SoftMemoryProtocol):
         return per_frame_topk_attention(query, context, self.topk, self.scale,
                                         self.max_chunk_elements)
 
-    def __call__(self, features: Callable[[int], Tensor], num_frames: int,
-                 seeds: Mapping[int, Tensor]) -> Iterator[tuple[int, Tensor]]:
-        starts = _check_seeds(seeds, num_frames)
-        first = (features(starts[0]), seeds[starts[0]])
-        anchors = [first]
-        recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=self.num_context)
-        if self.pad_with_first and self.num_context > 0:
-            recent.extend([first] * self.num_context)
-            recent.append((first[0], minmax_normalise(self.attend(first[0], anchors
-                                                                  + list(recent)))))
-        for t in range(starts[0] + 1, num_frames):
-            feat = features(t)
-            prob = self.attend(feat, anchors + list(recent))
-            yield t, prob
-            labels = minmax_normalise(prob)
-            if t in seeds:
-                anchors.append((feat, paste_labels(labels, seeds[t].to(labels.dtype))))
-            elif self.num_context > 0:
-                recent.append((feat, labels))
+    def start(self, feat: Tensor, seed: Tensor) -> LabelMemory:
+        return _PerFrameTopKMemory(self, feat, seed)
 
     def describe(self) -> dict:
         timecycle = self.preset == 'timecycle'
@@ -645,3 +681,28 @@ class TimeCyclePropagation(SoftMemoryProtocol):
                             'per-channel min-max, bilinear at every pixel (cell i centred on '
                             'pixel s*i), argmax'),
                     late_objects='mask pasted at its first frame, which stays in the context')
+
+
+class _PerFrameTopKMemory(LabelMemory):
+    """TimeCycle's memory: the frames where objects start and the N most recent frames,
+    with min-max normalised labels; front-padded with copies of the first frame."""
+
+    def __init__(self, protocol: TimeCyclePropagation, feat: Tensor, seed: Tensor) -> None:
+        self.p = protocol
+        first = (feat, seed)
+        self.anchors = [first]
+        self.recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=protocol.num_context)
+        if protocol.pad_with_first and protocol.num_context > 0:
+            self.recent.extend([first] * protocol.num_context)
+            # the first frame predicted from its copies joins as the most recent frame
+            self.recent.append((feat, minmax_normalise(self.propagate(feat))))
+
+    def propagate(self, feat: Tensor) -> Tensor:
+        return self.p.attend(feat, self.anchors + list(self.recent))
+
+    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
+        labels = minmax_normalise(labels)
+        if seed is not None:
+            self.anchors.append((feat, paste_labels(labels, seed)))
+        elif self.p.num_context > 0:
+            self.recent.append((feat, labels))
