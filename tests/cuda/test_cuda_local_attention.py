@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from corrflow.models.layers.local_attention import (restricted_attention,
-                                                    topk_restricted_attention, wide_gemm_output)
+from corrflow.models.layers.local_attention import restricted_attention, wide_gemm_output
+from corrflow.models.layers.topk_memory import topk_restricted_attention
 
 pytestmark = [
     pytest.mark.cuda,
@@ -29,10 +29,10 @@ FP16_MAX = torch.finfo(torch.float16).max  # 65504
 #: restricted attention, features of std 0.3 (as tests/models/test_local_attention.py):
 #: bf16 measured 1.8e-3 forward / 5.4e-3 gradients (the CPU test's bounds), fp16 2.3e-4 / 6.8e-4.
 SOFTMAX_BOUNDS = {torch.bfloat16: (1e-2, 3e-2), torch.float16: (1.5e-3, 4e-3)}
-#: top-k attention: near-tied keys may swap in and out of the top k, which dominates.
-#: Protocol B forward (L2-normalised, temperature 0.07, top-10): bf16 measured <= 6.8e-3
-#: (the CPU test's bound 5e-2), fp16 <= 3.1e-3. Forward + backward at std 1 (top-10):
-#: bf16 <= 6.5e-3 / 2.0e-2, fp16 <= 8.5e-4 / 3.0e-3.
+#: top-k attention (inference only): near-tied keys may swap in and out of the top k, which
+#: dominates. Protocol B forward (L2-normalised, temperature 0.07, top-10): bf16 measured
+#: <= 6.8e-3 (the CPU test's bound 5e-2), fp16 <= 3.1e-3; at std 1: bf16 <= 6.5e-3,
+#: fp16 <= 8.5e-4.
 TOPK_BOUNDS = {torch.bfloat16: 5e-2, torch.float16: 1e-2}
 
 LOW_DTYPES = [
@@ -115,18 +115,16 @@ def test_topk_attention_fp32_on_cuda_matches_cpu(seed):
     # For these cases the k-th and (k+1)-th affinities of every query are >= 2.4e-3 apart
     # (checked in float64), far beyond fp32 rounding: CPU and GPU keep the same keys.
     q, ks, vs = _case(seed, 2, 16, 4, 11 + seed, 9, 3)
-    grad = torch.randn(2, 4, 11 + seed, 9, generator=torch.Generator().manual_seed(seed))
 
     def fn(q, ks, vs):
         return topk_restricted_attention(q, ks, vs, 2, topk=5, temperature=0.07, tile_size=4,
                                          max_chunk_elements=500)
 
-    ref, ref_grads = _run(fn, q, ks, vs, grad)
-    out, grads = _run(fn, *_split(_to_cuda([q, *ks, *vs]), len(ks)), grad)
-    _check_fp32_finite(out, grads)
+    with torch.no_grad():
+        ref = fn(q, ks, vs)
+        out = fn(*_split(_to_cuda([q, *ks, *vs]), len(ks)))
+    assert out.is_cuda and out.dtype == torch.float32 and torch.isfinite(out).all()
     torch.testing.assert_close(out.cpu(), ref, rtol=1e-5, atol=1e-6)
-    for a, b in zip(grads, ref_grads):
-        torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- autocast
@@ -172,30 +170,26 @@ def test_topk_attention_protocol_b_under_cuda_autocast(dtype):
     q = F.normalize(q.detach(), dim=1)
     ks = [F.normalize(k.detach(), dim=1) for k in ks]
     vs = [v.detach() for v in vs]
-    ref = topk_restricted_attention(q, ks, vs, 3, topk=10, temperature=0.07)
     q_c, ks_c, vs_c = _split(_to_cuda([q, *ks, *vs]), 2)
-    with torch.autocast('cuda', dtype=dtype):
-        out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, temperature=0.07)
+    with torch.no_grad():
+        ref = topk_restricted_attention(q, ks, vs, 3, topk=10, temperature=0.07)
+        with torch.autocast('cuda', dtype=dtype):
+            out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, temperature=0.07)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     assert 0 < _rel(out, ref) < TOPK_BOUNDS[dtype]
 
 
 @pytest.mark.parametrize('dtype', LOW_DTYPES)
-def test_topk_attention_gradients_under_cuda_autocast(dtype):
+def test_topk_attention_at_unit_variance_under_cuda_autocast(dtype):
     _skip_unsupported(dtype)
     q, ks, vs = _case(1, 2, 32, 8, 20, 18, 2, scale=1.0)
-    grad = torch.randn(2, 8, 20, 18, generator=torch.Generator().manual_seed(1))
-
-    def fn(q, ks, vs):
-        return topk_restricted_attention(q, ks, vs, 3, topk=10, tile_size=4,
-                                         max_chunk_elements=5000)
-
-    ref, ref_grads = _run(fn, q, ks, vs, grad)
-    out, grads = _run(fn, *_split(_to_cuda([q, *ks, *vs]), 2), grad, dtype)
-    _check_fp32_finite(out, grads)
+    q_c, ks_c, vs_c = _split(_to_cuda([q, *ks, *vs]), 2)
+    with torch.no_grad():
+        ref = topk_restricted_attention(q, ks, vs, 3, topk=10, tile_size=4)
+        with torch.autocast('cuda', dtype=dtype):
+            out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, tile_size=4)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
     assert 0 < _rel(out, ref) < TOPK_BOUNDS[dtype]
-    for a, b in zip(grads, ref_grads):
-        assert _rel(a, b) < TOPK_BOUNDS[dtype]
 
 
 # --------------------------------------------------------------------------- large features
@@ -245,7 +239,9 @@ def test_affinities_beyond_fp16_range(dtype):
                      'fp16 affinities above 65504 overflow')
     q, k, v = _large_case(300.0)
     grad = torch.randn(1, 4, 12, 12, device=CUDA)
-    for fn in (lambda q, ks, vs: restricted_attention(q, ks, vs, 3),
-               lambda q, ks, vs: topk_restricted_attention(q, ks, vs, 3, topk=10)):
-        out, grads = _run(fn, q, [k], [v], grad, dtype)
-        _check_fp32_finite(out, grads)
+    out, grads = _run(lambda q, ks, vs: restricted_attention(q, ks, vs, 3), q, [k], [v], grad,
+                      dtype)
+    _check_fp32_finite(out, grads)
+    with torch.no_grad(), torch.autocast('cuda', dtype=dtype):
+        top = topk_restricted_attention(q, k, v, 3, topk=10)
+    assert top.dtype == torch.float32 and torch.isfinite(top).all()

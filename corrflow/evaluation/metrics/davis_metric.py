@@ -43,6 +43,15 @@ class DAVISMetric(BaseMetric):
     ``propagation.json`` (the settings that produced the numbers) to
     ``out_dir``.
 
+    The ground truth is read here, from the paths the sample carries, and not
+    by the dataset: that is the design. The model is given the first mask
+    only, so no later annotation can reach it by mistake; a video's masks do
+    not travel through the data loader, its workers and the collate function
+    (a 480p video of 100 frames is 41 MB of masks); and the one reader of
+    annotations (:func:`~corrflow.evaluation.png_io.read_gt_frame`, the official
+    tool's rules) is the metric's. The cost is one read of each annotation
+    PNG, after the video has been propagated.
+
     Samples that are not ``scored`` (a dataset in predict-only mode: DAVIS
     test-dev, own videos with a first-frame mask only) have their masks
     written and nothing else; ``propagation.json`` then says that no score was

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from corrflow.models.layers.local_attention import _dtypes
+from corrflow.models.layers.local_attention import _dtypes, _product
 from corrflow.utils.precision import autocast_off
 
 __all__ = ['KeyMemory', 'MemoryKeys', 'topk_memory_attention', 'topk_restricted_attention',
@@ -528,11 +528,12 @@ def _whole_part(q: Tensor, keys: MemoryKeys, slot: int, b: int, topk: int, keep_
 
 
 def _gemm(a: Tensor, b: Tensor, acc: torch.dtype, out: Tensor | None = None) -> Tensor:
-    """``a @ b`` (2-D) in the inputs' dtype, widened to ``acc`` (into ``out`` when given).
+    """``a @ b`` (2-D) in the inputs' dtype, in ``acc`` (into ``out`` when given).
 
-    Under mixed precision the products are rounded to the autocast dtype by the GEMM,
-    then widened, as in the windowed softmax attention."""
+    Under mixed precision as :func:`~corrflow.models.layers.local_attention._product`:
+    on CUDA the fp32 accumulator comes out as it is, elsewhere the result is rounded to
+    the inputs' dtype, then widened."""
     if a.dtype == acc:
         return torch.mm(a, b, out=out) if out is not None else torch.mm(a, b)
-    low = torch.mm(a, b)
-    return out.copy_(low) if out is not None else low.to(acc)
+    wide = _product(a[None], b[None], acc)[0]
+    return out.copy_(wide) if out is not None else wide

@@ -6,19 +6,20 @@ A protocol owns every step that differs between the recipes:
   taken onto the feature grid;
 - :meth:`~PropagationProtocol.prepare_features`: how features are compared
   (raw or unit-length);
-- :meth:`~PropagationProtocol.__call__`: which earlier frames serve as context
-  and which labels they carry;
+- :meth:`~PropagationProtocol.start`: the :class:`LabelMemory` of a video, which
+  earlier frames serve as context and which labels they carry (a policy over the
+  features it is given: :func:`run_protocol` or the propagator feeds it frame by
+  frame; it never asks for a frame);
 - :meth:`~PropagationProtocol.mask_scores`: how propagated label maps are
   turned into the scores a mask is read out from;
 - :meth:`~PropagationProtocol.describe`: every one of its settings.
 
-Labels may start at any frame (objects that appear mid-video). The protocol
-receives ``seeds``: ``{t: (1, L, h, w) label maps on the feature grid}``. The
-first entry is the complete label map of the first labelled frame (background
-included); every later entry holds only the channels of the objects that start
-at that frame (its background channel is zero). Such a seed is *pasted* into
-the frame's propagated labels (over the predictions of earlier objects) and
-the pasted map is what later frames copy from.
+Labels may start at any frame (objects that appear mid-video). A memory starts
+from the complete label map of the first labelled frame (background included);
+a later frame's seed (:meth:`LabelMemory.add`) holds only the channels of the
+objects that start at that frame (its background channel is zero). Such a seed
+is *pasted* into the frame's propagated labels (over the predictions of earlier
+objects) and the pasted map is what later frames copy from.
 
 Shape shorthand: C feature channels, L label channels, h, w feature grid.
 """
