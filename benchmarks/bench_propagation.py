@@ -113,6 +113,7 @@ from benchmarks.common import (add_output_args, add_precision_args,  # noqa: E40
                                parse_device_and_precisions, print_table, results_path,
                                shared_data_root, time_fns, write_results)
 from corrflow.apis import init_model  # noqa: E402
+from corrflow.models.layers.local_attention import _dtypes as local_dtypes  # noqa: E402
 from corrflow.models.layers.local_attention import restricted_attention  # noqa: E402
 from corrflow.models.layers.topk_memory import (KeyMemory, topk_memory_attention,  # noqa: E402
                                                 topk_restricted_attention)
@@ -281,11 +282,18 @@ def make_step_case(setting: str, impl: str, width: int, smoke: bool = False, see
                    keep_ties=p.rules.ties == 'all', max_chunk_elements=p.max_chunk_elements)
     memory = KeyMemory(p.radius, p.tile_size)
     handles = [memory.add(k) for k in keys]
+    stages: list[dict] = []
+
+    def attend(feat: torch.Tensor) -> torch.Tensor:
+        if impl == 'ours':
+            return topk_memory_attention(feat, handles, values, p.radius, p.topk,
+                                         p.temperature, tile_size=p.tile_size, **options)
+        return tiled_topk_memory_attention(feat, keys, values, p.radius, p.topk,
+                                           p.temperature, **options)
+
     if impl == 'ours':
         with torch.no_grad(), amp.autocast():  # the context maps are laid out already
-            topk_memory_attention(keys[0], handles, values, p.radius, p.topk, p.temperature,
-                                  tile_size=p.tile_size, **options)
-    stages: list[dict] = []
+            attend(keys[0])
 
     def run() -> np.ndarray:
         with torch.no_grad():
@@ -297,17 +305,11 @@ def make_step_case(setting: str, impl: str, width: int, smoke: bool = False, see
             feat = l2_normalise(feat.to(full_precision(feat.dtype)))
             t1 = time.perf_counter()
             with amp.autocast():
-                if impl == 'ours':
-                    prob = topk_memory_attention(feat, handles, values, p.radius, p.topk,
-                                                 p.temperature, tile_size=p.tile_size,
-                                                 **options)
-                else:
-                    prob = tiled_topk_memory_attention(feat, keys, values, p.radius, p.topk,
-                                                       p.temperature, **options)
+                prob = attend(feat)
             t2 = time.perf_counter()
             if impl == 'ours':  # the frame enters the memory: its map is laid out once
                 with amp.autocast():
-                    memory.add(feat).slot(_product_dtype(feat, amp))
+                    memory.add(feat).slot(local_dtypes([feat])[0])
             t3 = time.perf_counter()
             prob = prob.to(full_precision(prob.dtype))
             scores = p.read_out(prob, s, proc, (H, W))
@@ -321,17 +323,8 @@ def make_step_case(setting: str, impl: str, width: int, smoke: bool = False, see
     run.context_bytes = context_bytes(keys, values) + (
         0 if impl == 'reference' else sum(b.numel() * b.element_size()
                                           for b in memory._banks.values()))
-    run.attention = lambda: topk_memory_attention(
-        keys[0], handles, values, p.radius, p.topk, p.temperature, tile_size=p.tile_size,
-        **options) if impl == 'ours' else tiled_topk_memory_attention(
-        keys[0], keys, values, p.radius, p.topk, p.temperature, **options)
+    run.attention = lambda: attend(keys[0])
     return run
-
-
-def _product_dtype(feat: torch.Tensor, amp) -> torch.dtype:
-    """The dtype the attention's products run in (the autocast dtype, else the features')."""
-    from corrflow.utils.precision import autocast_dtype
-    return autocast_dtype(feat.device.type) or feat.dtype
 
 
 #: Profiler op groups of the attention (self CPU time): what each implementation spends on.

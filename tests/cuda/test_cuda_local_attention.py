@@ -162,6 +162,17 @@ def test_features_from_autocast_convolutions_on_cuda(dtype):
     assert _rel(out, ref) < SOFTMAX_BOUNDS[dtype][0]
 
 
+def _check_topk_under_autocast(q, ks, vs, dtype, **options):
+    """Top-k attention under CUDA autocast against CPU fp32 on the same inputs."""
+    q_c, ks_c, vs_c = _split(_to_cuda([q, *ks, *vs]), len(ks))
+    with torch.no_grad():
+        ref = topk_restricted_attention(q, ks, vs, 3, topk=10, **options)
+        with torch.autocast('cuda', dtype=dtype):
+            out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, **options)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert 0 < _rel(out, ref) < TOPK_BOUNDS[dtype]
+
+
 @pytest.mark.parametrize('dtype', LOW_DTYPES)
 def test_topk_attention_protocol_b_under_cuda_autocast(dtype):
     # L2-normalised features, temperature 0.07, top-10 (protocol B), forward as in propagation
@@ -169,27 +180,14 @@ def test_topk_attention_protocol_b_under_cuda_autocast(dtype):
     q, ks, vs = _case(7, 1, 16, 4, 20, 18, 2)
     q = F.normalize(q.detach(), dim=1)
     ks = [F.normalize(k.detach(), dim=1) for k in ks]
-    vs = [v.detach() for v in vs]
-    q_c, ks_c, vs_c = _split(_to_cuda([q, *ks, *vs]), 2)
-    with torch.no_grad():
-        ref = topk_restricted_attention(q, ks, vs, 3, topk=10, temperature=0.07)
-        with torch.autocast('cuda', dtype=dtype):
-            out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, temperature=0.07)
-    assert out.dtype == torch.float32 and torch.isfinite(out).all()
-    assert 0 < _rel(out, ref) < TOPK_BOUNDS[dtype]
+    _check_topk_under_autocast(q, ks, [v.detach() for v in vs], dtype, temperature=0.07)
 
 
 @pytest.mark.parametrize('dtype', LOW_DTYPES)
 def test_topk_attention_at_unit_variance_under_cuda_autocast(dtype):
     _skip_unsupported(dtype)
     q, ks, vs = _case(1, 2, 32, 8, 20, 18, 2, scale=1.0)
-    q_c, ks_c, vs_c = _split(_to_cuda([q, *ks, *vs]), 2)
-    with torch.no_grad():
-        ref = topk_restricted_attention(q, ks, vs, 3, topk=10, tile_size=4)
-        with torch.autocast('cuda', dtype=dtype):
-            out = topk_restricted_attention(q_c, ks_c, vs_c, 3, topk=10, tile_size=4)
-    assert out.dtype == torch.float32 and torch.isfinite(out).all()
-    assert 0 < _rel(out, ref) < TOPK_BOUNDS[dtype]
+    _check_topk_under_autocast(q, ks, vs, dtype, tile_size=4)
 
 
 # --------------------------------------------------------------------------- large features

@@ -549,24 +549,48 @@ class TopKMemoryPropagation(SoftMemoryProtocol):
                     late_objects='mask pasted at its first frame, which stays in the context')
 
 
-class _TopKMemory(LabelMemory):
-    """Protocol B's memory: the frames where objects start, and the N most recent
-    frames, each with its keys laid out once (:class:`KeyMemory`)."""
+class _AnchoredMemory(LabelMemory):
+    """The memory of the soft-label protocols: the frames where objects start (kept for the
+    whole video, as the first frame is) and the N most recent frames, as (key, labels)."""
+
+    def __init__(self, first: tuple, num_context: int) -> None:
+        self.anchors = [first]
+        self.recent: deque[tuple] = deque(maxlen=num_context)
+        self.num_context = num_context
+
+    def context(self) -> list[tuple]:
+        return self.anchors + list(self.recent)
+
+    def _entry(self, feat: Tensor, labels: Tensor) -> tuple:
+        """What the memory keeps of a frame (default: its features and labels)."""
+        return feat, labels
+
+    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
+        if seed is not None:
+            self.anchors.append(self._entry(feat, paste_labels(labels, seed)))
+        elif self.num_context > 0:
+            self.recent.append(self._entry(feat, labels))
+
+
+class _TopKMemory(_AnchoredMemory):
+    """Protocol B's memory, each frame's keys laid out once (:class:`KeyMemory`)."""
 
     def __init__(self, protocol: TopKMemoryPropagation, feat: Tensor, seed: Tensor) -> None:
         self.p = protocol
         self.keys = KeyMemory(protocol.radius, protocol.tile_size)
-        first = (self.keys.add(feat), seed)
-        self.anchors = [first]
-        self.recent: deque[tuple] = deque(maxlen=protocol.num_context)
+        first = self._entry(feat, seed)
+        super().__init__(first, protocol.num_context)
         if protocol.num_context and protocol.rules.context_start == 'first_frame':
             self.recent.append(first)
         elif protocol.num_context and protocol.rules.context_start == 'first_frame_copies':
             self.recent.extend([first] * protocol.num_context)
 
+    def _entry(self, feat: Tensor, labels: Tensor) -> tuple:
+        return self.keys.add(feat), labels
+
     def propagate(self, feat: Tensor) -> Tensor:
         p = self.p
-        context = self.anchors + list(self.recent)
+        context = self.context()
         restricted = ([p.rules.first_frame != 'whole'] * len(self.anchors)
                       + [True] * len(self.recent))
         return topk_memory_attention(feat, [k for k, _ in context], [v for _, v in context],
@@ -574,12 +598,6 @@ class _TopKMemory(LabelMemory):
                                      restricted=restricted, circle=p.rules.window == 'circle',
                                      keep_ties=p.rules.ties == 'all', tile_size=p.tile_size,
                                      max_chunk_elements=p.max_chunk_elements)
-
-    def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
-        if seed is not None:  # a frame where objects start stays, as the first does
-            self.anchors.append((self.keys.add(feat), paste_labels(labels, seed)))
-        elif self.p.num_context > 0:
-            self.recent.append((self.keys.add(feat), labels))
 
 
 @TASK_UTILS.register_module()
@@ -684,26 +702,20 @@ class TimeCyclePropagation(SoftMemoryProtocol):
                     late_objects='mask pasted at its first frame, which stays in the context')
 
 
-class _PerFrameTopKMemory(LabelMemory):
-    """TimeCycle's memory: the frames where objects start and the N most recent frames,
-    with min-max normalised labels; front-padded with copies of the first frame."""
+class _PerFrameTopKMemory(_AnchoredMemory):
+    """TimeCycle's memory: min-max normalised labels; front-padded with copies of the first
+    frame."""
 
     def __init__(self, protocol: TimeCyclePropagation, feat: Tensor, seed: Tensor) -> None:
         self.p = protocol
-        first = (feat, seed)
-        self.anchors = [first]
-        self.recent: deque[tuple[Tensor, Tensor]] = deque(maxlen=protocol.num_context)
+        super().__init__((feat, seed), protocol.num_context)
         if protocol.pad_with_first and protocol.num_context > 0:
-            self.recent.extend([first] * protocol.num_context)
+            self.recent.extend([(feat, seed)] * protocol.num_context)
             # the first frame predicted from its copies joins as the most recent frame
             self.recent.append((feat, minmax_normalise(self.propagate(feat))))
 
     def propagate(self, feat: Tensor) -> Tensor:
-        return self.p.attend(feat, self.anchors + list(self.recent))
+        return self.p.attend(feat, self.context())
 
     def add(self, feat: Tensor, labels: Tensor, seed: Tensor | None = None) -> None:
-        labels = minmax_normalise(labels)
-        if seed is not None:
-            self.anchors.append((feat, paste_labels(labels, seed)))
-        elif self.p.num_context > 0:
-            self.recent.append((feat, labels))
+        super().add(feat, minmax_normalise(labels), seed)
