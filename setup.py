@@ -40,7 +40,7 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks')),
     install_requires=[
         'torch', 'torchvision', 'mmengine>=0.10,<0.11', 'mmcv-lite>=2.0',
-        'opencv-python', 'numpy', 'scipy', 'pillow', 'av', 'tensorboard',
+        'opencv-python', 'numpy', 'scipy', 'pillow', 'av', 'tensorboard', 'timm>=1.0',
     ],
     cmdclass={'build_py': BuildWithConfigs},
     zip_safe=False,

@@ -39,6 +39,8 @@ def test_every_registry_location_imports():
     ('ReconstructionVisualizationHook', 'HOOKS'), ('VideoProgressHook', 'HOOKS'),
     ('ResumableIterBasedTrainLoop', 'LOOPS'), ('ResumableInfiniteSampler', 'DATA_SAMPLERS'),
     ('sample_list_collate', 'FUNCTIONS'), ('SampleMultiStepLR', 'PARAM_SCHEDULERS'),
+    ('CRW', 'MODELS'), ('CycleWalkLoss', 'MODELS'), ('NodeProjection', 'MODELS'),
+    ('TimmViT', 'MODELS'), ('PatchGrid', 'TRANSFORMS'),
 ])
 def test_components_are_registered(name, node):
     assert getattr(registry, node).get(name) is not None
@@ -64,7 +66,7 @@ def test_config_builds_its_model(path):
         assert cfg.task in ('davis', 'ytvos', 'jhmdb', 'vip')
         assert type(model).__name__ == 'LabelPropagator'
     else:
-        assert type(model).__name__ in ('RecursiveFlow', 'TimeCycle', 'SpaThenTemp')
+        assert type(model).__name__ in ('RecursiveFlow', 'TimeCycle', 'SpaThenTemp', 'CRW')
         assert cfg.train_dataloader.collate_fn.type == 'corrflow.sample_list_collate'
 
 
@@ -86,5 +88,5 @@ def test_a_trained_model_fills_the_test_config_it_names(path):
     assert not missing and not wrong, (test_config, missing[:3], wrong[:3])
     family = type(model).__name__
     expected = {'RecursiveFlow': 'corrflow_', 'TimeCycle': 'timecycle_',
-                'SpaThenTemp': 'spa_then_temp_'}[family]
+                'SpaThenTemp': 'spa_then_temp_', 'CRW': 'crw_'}[family]
     assert Path(test_config).name.startswith(expected)

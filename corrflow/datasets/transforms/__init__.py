@@ -1,5 +1,6 @@
 from .clip_transforms import (LoadClipFrames, PackClipInputs, QuantiseColour, RandomCropClip,
                               RandomFlipClip, RandomResizedCropClip, RescaleClip, ResizeClip)
+from .crw_transforms import PatchGrid
 from .synthetic_transforms import LoadSyntheticClip
 from .timecycle_transforms import TimeCyclePatch
 from .video_transforms import (LoadFirstFrameMask, LoadJHMDBKeypoints, LoadStartMasks,
@@ -7,6 +8,7 @@ from .video_transforms import (LoadFirstFrameMask, LoadJHMDBKeypoints, LoadStart
 
 __all__ = ['LoadClipFrames', 'PackClipInputs', 'QuantiseColour', 'ResizeClip', 'RescaleClip',
            'RandomCropClip', 'RandomFlipClip', 'RandomResizedCropClip', 'TimeCyclePatch',
+           'PatchGrid',
            'LoadSyntheticClip', 'LoadVideoFrames', 'LoadFirstFrameMask', 'LoadJHMDBKeypoints',
            'LoadStartMasks',
            'PackVideoInputs']

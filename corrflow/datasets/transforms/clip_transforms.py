@@ -142,11 +142,14 @@ class RandomResizedCropClip(BaseTransform):
         attempts (int): draws before the fallback (10 in torchvision, 20 in
             Spa-then-Temp).
         fallback (str): ``'clamp'`` or ``'square'``.
+        per_frame (bool): draw a window for every frame (CRW's frame
+            augmentation) instead of one for the clip; ``crop_box`` is then
+            the list of the frames' boxes.
     """
 
     def __init__(self, size: Sequence[int] = (256, 256), scale: Sequence[float] = (0.6, 1.0),
                  ratio: Sequence[float] = (1.5, 2.0), attempts: int = 10,
-                 fallback: str = 'clamp') -> None:
+                 fallback: str = 'clamp', per_frame: bool = False) -> None:
         if len(size) != 2 or min(size) < 1:
             raise ConfigError(f'size must be (width, height), got {size}')
         if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
@@ -161,6 +164,7 @@ class RandomResizedCropClip(BaseTransform):
         self.ratio = (float(ratio[0]), float(ratio[1]))
         self.attempts = int(attempts)
         self.fallback = fallback
+        self.per_frame = bool(per_frame)
 
     def window(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(x, y, crop width, crop height) of one draw for a frame of that size."""
@@ -187,13 +191,21 @@ class RandomResizedCropClip(BaseTransform):
             cw, ch = width, height
         return (width - cw) // 2, (height - ch) // 2, cw, ch
 
+    def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """``frame`` cut to ``box`` (x, y, width, height), resized bilinearly to ``size``."""
+        x, y, cw, ch = box
+        return cv2.resize(np.ascontiguousarray(frame[y:y + ch, x:x + cw]), self.size,
+                          interpolation=cv2.INTER_LINEAR)
+
     def transform(self, results: dict) -> dict:
-        h, w = results['frames'][0].shape[:2]
-        x, y, cw, ch = self.window(h, w)
-        results['frames'] = [cv2.resize(np.ascontiguousarray(f[y:y + ch, x:x + cw]), self.size,
-                                        interpolation=cv2.INTER_LINEAR)
-                             for f in results['frames']]
-        results['crop_box'] = (x, y, x + cw, y + ch)
+        frames = results['frames']
+        if self.per_frame:
+            boxes = [self.window(*f.shape[:2]) for f in frames]
+        else:
+            boxes = [self.window(*frames[0].shape[:2])] * len(frames)
+        results['frames'] = [self.crop(f, box) for f, box in zip(frames, boxes)]
+        corners = [(x, y, x + cw, y + ch) for x, y, cw, ch in boxes]
+        results['crop_box'] = corners if self.per_frame else corners[0]
         results['img_shape'] = (self.size[1], self.size[0])
         return results
 
@@ -346,7 +358,8 @@ class PackClipInputs(BaseTransform):
     Label maps (``colour_labels``, ``gt_masks``) become (T, H, W) tensors; the
     palette of the colour labels (``colour_centroids`` (K, 2) numpy, which the
     data preprocessor leaves on the CPU, and ``colour_centroids_source``) is
-    always packed with them. TimeCycle's target-patch affine ``patch_theta``
+    always packed with them. ``patch_grid`` (rows, cols) of CRW's patch clips
+    (see ``PatchGrid``) is a meta key. TimeCycle's target-patch affine ``patch_theta``
     (see ``TimeCyclePatch``) becomes a (2, 3) float32 tensor.
 
     Args:
@@ -355,7 +368,8 @@ class PackClipInputs(BaseTransform):
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('video', 'frame_indices', 'ori_shape',
-                                                   'img_shape', 'sample_idx')) -> None:
+                                                   'img_shape', 'sample_idx',
+                                                   'patch_grid')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -8,8 +8,9 @@ import torchvision
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from corrflow.registry import MODELS
 from corrflow.errors import ConfigError
+from corrflow.models.backbones.pretrained_weights import KEY_MAPS, load_pretrained_encoder
+from corrflow.registry import MODELS
 
 _BUILDERS = {
     18: torchvision.models.resnet18,
@@ -49,12 +50,24 @@ class TorchvisionResNet(BaseModule):
             (1-4, at most ``out_stage``) as a tuple, e.g. ``(2, 3, 4)`` for
             recipes that learn from several layers; None returns the last
             stage's output alone. ``strides_of`` gives their strides.
+        padding_mode (str): padding of every convolution that pads:
+            ``'zeros'`` (torchvision) or ``'reflect'`` (CRW's encoder trained
+            from scratch); the max-pool keeps its own padding.
+        checkpoint (str | None): weights read from this file (never
+            downloaded) with ``key_map``; the stages after ``out_stage`` in
+            it are left out. Loaded when the model is built and again by
+            ``init_weights``.
+        key_map (str): how the checkpoint names the encoder: ``'torchvision'``
+            (ImageNet state dicts, corrflow checkpoints), ``'moco'``,
+            ``'moco_v3'`` or ``'crw'`` (see
+            :data:`corrflow.models.backbones.pretrained_weights.KEY_MAPS`).
         init_cfg (dict | list[dict] | None): mmengine initialisation config.
     """
 
     def __init__(self, depth: int = 18, strides: Sequence[int] = (1, 2, 1, 1),
                  out_stage: int = 3, with_maxpool: bool = True, stem_pool: str | None = None,
-                 out_indices: Sequence[int] | None = None,
+                 out_indices: Sequence[int] | None = None, padding_mode: str = 'zeros',
+                 checkpoint: str | None = None, key_map: str = 'torchvision',
                  init_cfg: dict | list[dict] | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in _BUILDERS:
@@ -67,8 +80,14 @@ class TorchvisionResNet(BaseModule):
                                         any(not 1 <= i <= out_stage for i in out_indices)):
             raise ConfigError(f'out_indices must be stages in 1..out_stage={out_stage}, got '
                               f'{out_indices}')
+        if padding_mode not in ('zeros', 'reflect'):
+            raise ConfigError(f'padding_mode must be "zeros" or "reflect", got {padding_mode!r}')
         self.out_indices = None if out_indices is None else tuple(int(i) for i in out_indices)
         net = _BUILDERS[depth](weights=None)
+        self.padding_mode = padding_mode
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d) and any(m.padding):
+                m.padding_mode = padding_mode
         if stem_pool is None:
             stem_pool = 'max' if with_maxpool else 'none'
         if stem_pool not in ('max', 'mean', 'none'):
@@ -92,6 +111,24 @@ class TorchvisionResNet(BaseModule):
             self.channels_of[i + 1] = (last.conv3 if hasattr(last, 'conv3')
                                        else last.conv2).out_channels
         self.out_channels = self.channels_of[out_stage]
+        self.arch = f'ResNet-{depth} to layer{out_stage}'
+        self.checkpoint = checkpoint
+        self.key_map = key_map
+        if key_map not in KEY_MAPS:
+            raise ConfigError(f'key_map must be one of {sorted(KEY_MAPS)}, got {key_map!r}')
+        if checkpoint:
+            self.load_checkpoint()
+
+    def load_checkpoint(self) -> None:
+        """Fill the weights from ``checkpoint`` (see the class doc)."""
+        later = tuple(f'layer{i}.' for i in range(len(self.layer_names) + 1, 5))
+        load_pretrained_encoder(self, self.checkpoint, self.key_map,
+                                unused=lambda name: name.startswith(later))
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.checkpoint:
+            self.load_checkpoint()
 
     def forward_stage(self, x: Tensor, stage: int) -> Tensor:
         """(B, 3, H, W) -> the output of ``stage`` (1..out_stage) alone."""

@@ -1,4 +1,5 @@
 from .restricted_attention_head import GlobalAttentionHead, RestrictedAttentionHead
+from .node_projection import NodeProjection
 from .transform_regressor import TransformRegressor
 
-__all__ = ['GlobalAttentionHead', 'RestrictedAttentionHead', 'TransformRegressor']
+__all__ = ['GlobalAttentionHead', 'NodeProjection', 'RestrictedAttentionHead', 'TransformRegressor']

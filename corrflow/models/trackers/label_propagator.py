@@ -61,7 +61,13 @@ class LabelPropagator(BaseModel):
         input_size (int | Sequence[int] | None): ``None`` keeps the native
             size, an int resizes the short side to it (keeping the aspect
             ratio), ``(W, H)`` resizes to that size.
-        size_divisor (int): processed frames are padded to multiples of it.
+        size_divisor (int): processed frames are padded to multiples of it
+            (a ViT's patch size, a CNN's stride).
+        size_fit (str): how a processed size becomes a multiple of
+            ``size_divisor``: ``'pad'`` (replicate the bottom and right
+            borders; outputs are cropped back) or ``'resize'`` (resize to the
+            largest multiples not above it, at least one divisor). Either way
+            the masks come back at the original size.
         mean (Sequence[float] | None): per-channel mean subtracted before the
             backbone, in the units of ``colour_space`` (RGB in [0, 1], or Lab)
             (None: no normalisation, as CorrFlow).
@@ -86,7 +92,7 @@ class LabelPropagator(BaseModel):
                  size_divisor: int = 8, mean: Sequence[float] | None = None,
                  std: Sequence[float] | None = None, keypoint_sigma: float = 4.0,
                  keypoint_topk: int = 5, amp: str | bool | None = None,
-                 colour_space: str = 'rgb',
+                 colour_space: str = 'rgb', size_fit: str = 'pad',
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | list[dict] | None = None) -> None:
         if data_preprocessor is None:
@@ -108,6 +114,9 @@ class LabelPropagator(BaseModel):
             raise ConfigError(f'input_size must be None, a short side or (W, H), got {input_size}')
         self.input_size = input_size
         self.size_divisor = size_divisor
+        if size_fit not in ('pad', 'resize'):
+            raise ConfigError(f'size_fit must be "pad" or "resize", got {size_fit!r}')
+        self.size_fit = size_fit
         if (mean is None) != (std is None):
             raise ConfigError('give both mean and std, or neither')
         if colour_space not in ('rgb', 'lab'):
@@ -162,12 +171,15 @@ class LabelPropagator(BaseModel):
     def processing_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """(H, W) at which a frame of ``size`` is embedded (before padding)."""
         H, W = size
-        if self.input_size is None:
-            return H, W
         if isinstance(self.input_size, int):
             scale = self.input_size / min(H, W)
-            return max(1, round(H * scale)), max(1, round(W * scale))
-        return int(self.input_size[1]), int(self.input_size[0])
+            H, W = max(1, round(H * scale)), max(1, round(W * scale))
+        elif self.input_size is not None:
+            H, W = int(self.input_size[1]), int(self.input_size[0])
+        if self.size_fit == 'resize':
+            d = self.size_divisor
+            H, W = max(d, H // d * d), max(d, W // d * d)
+        return H, W
 
     def _prepare(self, frame: Tensor, proc: tuple[int, int], padded: tuple[int, int]) -> Tensor:
         """(3, H, W) uint8 -> (1, 3, Hq, Wq) float in [0, 1], resized and padded.
@@ -456,7 +468,7 @@ class LabelPropagator(BaseModel):
             colour_space=self.colour_space,
             input_norm=(None if self.mean is None else
                         dict(mean=self.mean.flatten().tolist(), std=self.std.flatten().tolist())),
-            input_size=self.input_size, size_divisor=self.size_divisor,
+            input_size=self.input_size, size_divisor=self.size_divisor, size_fit=self.size_fit,
             keypoint_sigma=self.keypoint_sigma, keypoint_topk=self.keypoint_topk,
             precision=self.precision.describe())
         return info
