@@ -65,8 +65,12 @@ def allow_mmengine_checkpoints() -> None:
     HistoryBuffer.__getstate__ = _history_buffer_state
 
 
-def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'cpu') -> dict:
+def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'cpu',
+                         extra_safe_globals: tuple = ()) -> dict:
     """Load a checkpoint with ``weights_only=True``, with one clear error on failure.
+
+    ``extra_safe_globals`` allow-lists more classes for this one load (e.g. the
+    ``argparse.Namespace`` of arguments a release saved beside its weights).
 
     Raises:
         CheckpointError: the file is missing, not a checkpoint, holds
@@ -78,7 +82,8 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = 'c
     _check_container(path)
     allow_mmengine_checkpoints()
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(list(extra_safe_globals)):
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = str(err).strip().splitlines()
         foreign = next((line for line in lines if 'GLOBAL' in line), None)

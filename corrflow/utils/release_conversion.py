@@ -51,6 +51,11 @@ class ReleaseFormat:
             not weights (e.g. batch-norm step counters of releases saved by
             PyTorch versions that had none); the filled keys are recorded.
         converter (str): the tool, as recorded in the meta.
+        state_entries (tuple[str, ...]): top-level entries that may hold the
+            state dict, first present wins (else the checkpoint itself).
+        safe_globals (tuple): classes besides tensors and plain containers the
+            release's pickle may hold (e.g. ``argparse.Namespace``), allowed for
+            its load only.
     """
 
     source_format: str
@@ -61,6 +66,8 @@ class ReleaseFormat:
     ignored: Callable[[str], bool] = field(default=lambda name: False)
     default: Callable[[str, Tensor], Tensor | None] = field(default=lambda name, value: None)
     converter: str = ''
+    state_entries: tuple = ('state_dict',)
+    safe_globals: tuple = ()
 
 
 def rename_state_dict(state: dict, rename: Callable[[str], str | None],
@@ -97,9 +104,10 @@ def rename_state_dict(state: dict, rename: Callable[[str], str | None],
     return converted, sources, unmatched
 
 
-def _release_state_dict(ckpt: dict, src: str) -> dict:
-    """The tensor dict of a release checkpoint (its ``state_dict``, or the dict itself)."""
-    state = ckpt.get('state_dict', ckpt)
+def _release_state_dict(ckpt: dict, src: str, entries: tuple = ('state_dict',)) -> dict:
+    """The tensor dict of a release checkpoint (its first entry of ``entries``, or the
+    dict itself)."""
+    state = next((ckpt[e] for e in entries if isinstance(ckpt.get(e), dict)), ckpt)
     if not isinstance(state, dict) or not state or \
             not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f'checkpoint {src} holds no state_dict of tensors (top-level keys: '
@@ -139,8 +147,9 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
     """
     if Path(dst).exists() and Path(src).exists() and Path(dst).resolve() == Path(src).resolve():
         raise CheckpointError('DST is the source file; choose another output path')
-    ckpt = load_checkpoint_file(src)
-    state = _release_state_dict(ckpt, src)
+    ckpt = load_checkpoint_file(src, extra_safe_globals=fmt.safe_globals)
+    state = _release_state_dict(ckpt, src, fmt.state_entries)
+    used = next((e for e in fmt.state_entries if isinstance(ckpt.get(e), dict)), None)
     try:
         converted, sources, unmatched = rename_state_dict(state, fmt.rename, fmt.ignored)
         converted = {k: fmt.reshape(k, v) for k, v in converted.items()}
@@ -183,7 +192,7 @@ def convert_release(src: str, dst: str, fmt: ReleaseFormat, fp16: bool = False) 
         architecture=fmt.architecture, model=fmt.model, fp16=fp16,
         converted_keys={k: sources[k] for k in out_state if k not in filled},
         filled_defaults=filled, unmatched_keys=list(unmatched),
-        dropped_entries=sorted(str(k) for k in ckpt if k != 'state_dict'),
+        dropped_entries=sorted(str(k) for k in ckpt if k != used),
         converter=fmt.converter)
     # The written file must load through the project's own safe loader, unchanged.
     write_weights(dict(state_dict=out_state, meta=meta), dst, _build(fmt), out_state)

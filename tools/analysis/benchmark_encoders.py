@@ -170,7 +170,7 @@ def _digest(*parts: str) -> str:
 
 def run_identity(run_dir: Path, data_root: str, sequences: list[str] | None) -> dict:
     """Frame 0's DAVIS mask written for every frame, scored like any result folder."""
-    masks = run_dir / 'davis' / 'masks'
+    masks = run_dir / 'masks'
     shutil.rmtree(masks, ignore_errors=True)
     ann = Path(data_root) / 'Annotations' / '480p'
     seqs = sequences or [s.strip() for s in (Path(data_root) / 'ImageSets' / '2017' /
@@ -185,7 +185,7 @@ def run_identity(run_dir: Path, data_root: str, sequences: list[str] | None) -> 
     global_row, _ = evaluate_davis(data_root, str(masks), seqs, num_workers=1)
     result = dict(propagation=dict(protocol='identity: frame 0 copied to every frame'),
                   sequences=seqs, results=global_row)
-    (run_dir / 'davis' / 'propagation.json').write_text(json.dumps(result, indent=2))
+    (run_dir / 'propagation.json').write_text(json.dumps(result, indent=2))
     return result
 
 

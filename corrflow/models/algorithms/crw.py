@@ -15,13 +15,17 @@ from corrflow.models.algorithms.time_cycle import IMAGENET_MEAN, IMAGENET_STD
 from corrflow.models.backbones.torchvision_resnet import StageView
 from corrflow.registry import MODELS
 
-__all__ = ['CRW', 'CRW_TRAIN_MEAN', 'CRW_TRAIN_STD']
+__all__ = ['CRW', 'CRW_TRAIN_MEAN', 'CRW_TRAIN_STD', 'CRW_PROTOCOL']
 
 #: The normalisation of CRW's training frames (``utils/augs.py`` of the reference).
 #: Its test code normalises with the ImageNet statistics instead, which the
 #: propagation of this model uses unless ``propagation`` says otherwise.
 CRW_TRAIN_MEAN = (0.4914, 0.4822, 0.4465)
 CRW_TRAIN_STD = (0.2023, 0.1994, 0.2010)
+#: CRW's published protocol at stride 8 (the propagation of validation unless the
+#: config gives another): frame 0 + 20 preceding, top-10, radius 12, temperature 0.05.
+CRW_PROTOCOL = dict(type='TopKMemoryPropagation', preset='crw', radius=12, num_context=20,
+                    topk=10, temperature=0.05)
 
 
 @MODELS.register_module()
@@ -40,7 +44,8 @@ class CRW(BaseClipAlgorithm):
 
     Validation and testing propagate labels with the backbone's output at
     ``propagation_stage`` (layer3 at stride 8, as CRW's test drops layer4), no
-    head, ImageNet normalisation as CRW's test code.
+    head, ImageNet normalisation as CRW's test code, and CRW's protocol
+    (:data:`CRW_PROTOCOL`) unless ``propagation`` gives others.
 
     Args:
         backbone (dict | nn.Module): ResNet-18, layer3 and layer4 at stride 1,
@@ -83,6 +88,7 @@ class CRW(BaseClipAlgorithm):
         self.propagation = dict(propagation or {})
         self.propagation.setdefault('mean', IMAGENET_MEAN)
         self.propagation.setdefault('std', IMAGENET_STD)
+        self.propagation.setdefault('propagation', dict(CRW_PROTOCOL))
         self.neck = None
 
     # ------------------------------------------------------------------ features

@@ -12,6 +12,7 @@ file, the key map and the first mismatching keys.
 """
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -74,6 +75,9 @@ class KeyMap:
         rename (Callable[[str], str | None]): last renaming; None drops a key.
         convert (Callable[[dict], dict]): applied to the renamed tensors as a
             whole (e.g. moving a positional embedding between tokens).
+        safe_globals (tuple): classes besides tensors and plain containers the
+            checkpoint may hold, allowed for its load only (CRW saves its
+            ``argparse.Namespace`` of arguments).
     """
 
     description: str
@@ -83,6 +87,7 @@ class KeyMap:
     drop: Sequence[str] = ()
     rename: Callable[[str], str | None] = field(default=lambda name: name)
     convert: Callable[[dict], dict] = field(default=lambda state: state)
+    safe_globals: tuple = ()
 
     def encoder_state(self, ckpt: dict) -> dict[str, Tensor]:
         """The encoder's tensors of a loaded checkpoint, under the encoder's names."""
@@ -107,12 +112,13 @@ class KeyMap:
         return self.convert(out)
 
 
-#: The key maps by name. ``torchvision``: a torchvision ResNet state dict (or a corrflow
-#: checkpoint's ``backbone.``), ImageNet classifier dropped.
+#: The key maps by name.
 KEY_MAPS: dict[str, KeyMap] = {
-    'torchvision': KeyMap('a torchvision ResNet state dict (ImageNet weights), or a corrflow '
-                          'checkpoint of a TorchvisionResNet backbone',
-                          prefixes=('module.backbone.', 'backbone.', 'module.'), drop=('fc.',)),
+    'torchvision': KeyMap('a torchvision ResNet state dict (ImageNet weights); classifier '
+                          "'fc' dropped", prefixes=('module.',), drop=('fc.',)),
+    'corrflow': KeyMap("a corrflow checkpoint: its 'backbone.' (training checkpoints, "
+                       'model-zoo files, converted releases)', entries=('state_dict',),
+                       prefixes=('module.',), select=('backbone.',)),
     'moco': KeyMap("MoCo v1/v2 (facebookresearch/moco): the query encoder "
                    "'module.encoder_q.', projection head 'fc' dropped",
                    prefixes=('module.',), select=('encoder_q.',), drop=('fc.',)),
@@ -121,7 +127,7 @@ KEY_MAPS: dict[str, KeyMap] = {
                       prefixes=('module.',), select=('base_encoder.',), drop=('fc.',)),
     'crw': KeyMap("CRW (ajabri/videowalk): 'model' entry, encoder 'encoder.model.', head "
                   "'selfsim_fc' dropped", entries=('model', 'state_dict'),
-                  rename=crw_release_key),
+                  rename=crw_release_key, safe_globals=(argparse.Namespace,)),
     'timm': KeyMap('a timm model state dict; classifier head dropped',
                    entries=('state_dict', 'model'), prefixes=('module.',),
                    drop=('head.', 'fc_norm.')),
@@ -168,7 +174,7 @@ def load_pretrained_encoder(module: nn.Module, path: str, key_map: str,
     if key_map not in KEY_MAPS:
         raise ConfigError(f'key_map must be one of {sorted(KEY_MAPS)}, got {key_map!r}')
     fmt = KEY_MAPS[key_map]
-    ckpt = load_checkpoint_file(path)
+    ckpt = load_checkpoint_file(path, extra_safe_globals=fmt.safe_globals)
     state = fmt.encoder_state(ckpt)
     own = module.state_dict()
     missing = [k for k in own if k not in state]

@@ -58,8 +58,8 @@ class TorchvisionResNet(BaseModule):
             it are left out. Loaded when the model is built and again by
             ``init_weights``.
         key_map (str): how the checkpoint names the encoder: ``'torchvision'``
-            (ImageNet state dicts, corrflow checkpoints), ``'moco'``,
-            ``'moco_v3'`` or ``'crw'`` (see
+            (ImageNet state dicts), ``'corrflow'`` (a corrflow checkpoint's
+            backbone), ``'moco'``, ``'moco_v3'`` or ``'crw'`` (see
             :data:`corrflow.models.backbones.pretrained_weights.KEY_MAPS`).
         init_cfg (dict | list[dict] | None): mmengine initialisation config.
     """
