@@ -26,9 +26,10 @@ Each (encoder, task) runs ``tools/test.py`` in its own process under
 data is not run again, so an interrupted benchmark resumes where it stopped.
 The table (``WORK_DIR/encoders.md`` and ``.csv``) takes every score and setting
 from the files the runs wrote (``propagation.json``, ``pck.json``,
-``miou.json``), never from this script's arguments; frames per second count the
-propagated frames over the run's wall time (process start-up included), peak
-memory is the run's maximum resident set. Errors in the arguments are one
+``miou.json``), never from this script's arguments; frames per second are the
+run's own (its frames over the propagation's wall time, as ``VideoProgressHook``
+logs them: model set-up and process start excluded), peak memory is the run
+process's maximum resident set. Errors in the arguments are one
 ``error: ...`` line (exit code 1); a run that fails is marked failed in the table
 with its log, the others go on, and the exit code is 1.
 """
@@ -41,6 +42,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +54,7 @@ from mmengine.registry import DefaultScope
 
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import evaluate_davis
-from corrflow.registry import DATASETS, MODELS
+from corrflow.registry import MODELS
 from corrflow.utils.launch import ConfigError, run_with_one_line_errors
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,17 +155,6 @@ def merged_config(protocol: Config, encoder: Config) -> tuple[Config, dict]:
     return cfg, record
 
 
-def count_frames(cfg: Config, data_root: str, sequences: list[str] | None) -> int:
-    """Frames the task's dataset holds (the propagated ones and the first)."""
-    dataset = copy.deepcopy(cfg.test_dataloader.dataset)
-    dataset.data_root = data_root
-    if sequences:
-        dataset.sequences = sequences
-    with DefaultScope.overwrite_default_scope('corrflow'):
-        built = DATASETS.build(dataset)
-    return sum(len(built.get_data_info(i)['frame_paths']) for i in range(len(built)))
-
-
 def _digest(*parts: str) -> str:
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:16]
 
@@ -199,7 +190,7 @@ def run_one(encoder: dict, task: str, protocol_path: str, data_root: str,
         if task != 'davis':
             return dict(status='not applicable', note='identity is scored on davis only')
         key = _digest(IDENTITY, data_root, ','.join(sequences or []))
-        config_text, radius, frames = None, {}, None
+        config_text, radius = None, {}
     else:
         protocol = Config.fromfile(protocol_path)
         if protocol.get('task') != task:
@@ -209,15 +200,17 @@ def run_one(encoder: dict, task: str, protocol_path: str, data_root: str,
         config_text = cfg.pretty_text
         key = _digest(config_text, str(encoder['checkpoint']), data_root,
                       ','.join(sequences or []))
-        frames = count_frames(cfg, data_root, sequences if task == 'davis' else None)
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         if record.get('key') == key and record.get('status') == 'ok':
             record['resumed'] = True
+            if (run_dir / 'log.txt').is_file():
+                record.update(propagation_speed((run_dir / 'log.txt').read_text(
+                    errors='replace')))
             return record
     record = dict(key=key, encoder=encoder['name'], config=encoder['config'],
                   checkpoint=encoder['checkpoint'], task=task, protocol=protocol_path,
-                  data_root=data_root, frames=frames, **radius)
+                  data_root=data_root, **radius)
     start = time.perf_counter()
     if encoder['name'] == IDENTITY:
         result = run_identity(run_dir, data_root, sequences)
@@ -246,12 +239,27 @@ def run_one(encoder: dict, task: str, protocol_path: str, data_root: str,
             record_path.write_text(json.dumps(record, indent=2))
             return record
         result = json.loads(result_file.read_text())
-        record.update(status='ok', seconds=seconds, peak_rss_mib=usage.ru_maxrss / 1024)
+        record.update(status='ok', seconds=seconds, peak_rss_mib=usage.ru_maxrss / 1024,
+                      **propagation_speed((run_dir / 'log.txt').read_text(errors='replace')))
     record['result_file'] = str(Path(task) / RESULT_FILES[task])
     record['scores'] = task_scores(task, result)
     record['settings'] = result.get('propagation')
     record_path.write_text(json.dumps(record, indent=2))
     return record
+
+
+#: The line ``VideoProgressHook`` logs at the end of a test run.
+SPEED_LINE = re.compile(r'(\d+) videos, (\d+) frames in ([\d.]+) s: ([\d.]+) frames/s')
+
+
+def propagation_speed(log: str) -> dict:
+    """Frames and seconds of the propagation itself, as the run logged them (the model's
+    set-up and the process start excluded)."""
+    found = SPEED_LINE.findall(log)
+    if not found:
+        return {}
+    _, frames, seconds, _ = found[-1]
+    return dict(frames=int(frames), propagation_seconds=float(seconds))
 
 
 def task_scores(task: str, result: dict) -> dict:
@@ -286,8 +294,8 @@ def write_table(records: list[dict], tasks: tuple[str, ...], work_dir: Path) -> 
         if r['status'] == 'ok':
             for k, v in r['scores'].items():
                 row[k] = '' if v is None else f'{v:.4f}'
-            if r.get('frames') and r.get('seconds'):
-                row['frames/s'] = f'{r["frames"] / r["seconds"]:.2f}'
+            if r.get('frames') and r.get('propagation_seconds'):
+                row['frames/s'] = f'{r["frames"] / r["propagation_seconds"]:.2f}'
             if r.get('peak_rss_mib'):
                 row['peak memory (MiB)'] = f'{r["peak_rss_mib"]:.0f}'
             if 'radius' in r:
