@@ -89,9 +89,10 @@ def _outputs(command: str) -> set[str]:
 def _repo_paths(command: str) -> list[str]:
     paths = []
     for word in _words(command):
-        word = word.split('=', 1)[-1]
-        if word.startswith(REPO_DIRS) and not re.search(r'[A-Z_]{3,}|[*{}<>\[\]$]', word):
-            paths.append(word)
+        # NAME=CONFIG@CHECKPOINT (benchmark_encoders.py) names two files
+        for part in word.split('=', 1)[-1].split('@'):
+            if part.startswith(REPO_DIRS) and not re.search(r'[A-Z_]{3,}|[*{}<>\[\]$]', part):
+                paths.append(part)
     return paths
 
 
