@@ -2,6 +2,7 @@
 import copy
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -11,6 +12,7 @@ from corrflow.registry import DATASETS, MODELS
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # decodes a video and runs the encoder on 392 patches
 def test_reduced_config_clips_are_patch_grids_the_model_trains_on(tmp_path, write_video):
     cfg = Config.fromfile(str(REPO / 'configs/train/crw_r18_davis16.py'))
     folder = copy.deepcopy(cfg.train_dataloader.dataset.datasets[1])  # the raw-video clips

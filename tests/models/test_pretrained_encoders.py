@@ -25,6 +25,7 @@ def vit_state(arch, seed=0, **kw):
     return randomised(TimmViT(arch, **kw).vit.state_dict(), seed)
 
 
+@pytest.mark.slow  # builds several encoders, seconds
 def test_dino_backbone_release_and_training_teacher(tmp_path):
     truth = vit_state('vit_small_patch16_224')
     assert truth['pos_embed'].shape == (1, 197, 384)  # DINO ViT-S/16: 14x14 + class token
@@ -45,6 +46,7 @@ def test_dino_backbone_release_and_training_teacher(tmp_path):
     torch.testing.assert_close(vit.vit.cls_token, truth['cls_token'])
 
 
+@pytest.mark.slow  # builds several encoders, seconds
 def test_dinov2_releases_with_and_without_registers(tmp_path):
     plain = vit_state('vit_small_patch14_dinov2')
     assert plain['pos_embed'].shape == (1, 1370, 384) and 'blocks.0.ls1.gamma' in plain
@@ -72,6 +74,7 @@ def test_dinov2_releases_with_and_without_registers(tmp_path):
     assert vit.num_prefix_tokens == 5 and vit.stride == 14
 
 
+@pytest.mark.slow  # builds several encoders, seconds
 def test_mae_and_cropmae_encoders_drop_the_decoder(tmp_path):
     truth = vit_state('vit_base_patch16_224')
     model = OrderedDict(truth)
@@ -86,6 +89,7 @@ def test_mae_and_cropmae_encoders_drop_the_decoder(tmp_path):
     torch.testing.assert_close(vit.vit.norm.weight, truth['norm.weight'])
 
 
+@pytest.mark.slow  # builds several encoders, seconds
 def test_moco_and_torchvision_resnets(tmp_path):
     r50 = randomised(torchvision.models.resnet50(weights=None).state_dict())
     moco = OrderedDict()
@@ -142,6 +146,7 @@ def test_crw_release_and_corrflow_checkpoints(tmp_path):
                                r18['layer2.0.downsample.0.weight'])
 
 
+@pytest.mark.slow  # builds several encoders, seconds
 def test_wrong_architecture_is_one_line_naming_the_keys(tmp_path):
     torch.save(vit_state('vit_small_patch16_224'), tmp_path / 'vits16.pth')
     with pytest.raises(CheckpointError) as err:
@@ -183,6 +188,7 @@ def test_vit_patch_tokens_form_the_map(arch, patch):
         vit(torch.randn(1, 3, 3 * patch + 1, 5 * patch))
 
 
+@pytest.mark.slow  # a ViT over three 854x480 frames
 @pytest.mark.parametrize('size_fit', ['pad', 'resize'])
 def test_vit_masks_come_back_at_854x480(size_fit):
     """A ViT-S/16 on an 854x480 video (854 is not a multiple of 16) gives 854x480 masks."""
