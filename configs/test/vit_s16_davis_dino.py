@@ -5,8 +5,7 @@
 # window of +-12 cells, temperature 0.1, and its code's rules (preset 'dino').
 # Frames are padded to multiples of 16 (replicate) and the masks cropped back to the
 # original size; DINO's script instead resizes the long side down to a multiple of 64
-# (854x480 -> 832x480), which model.size_fit='resize' with size_divisor=64 does not
-# reproduce either (it also rounds the short side).
+# (854x480 -> 832x480: model.input_size=(832,480) for 854x480 videos).
 #
 # Weights: random unless a file is given, e.g. DINO's release
 #   --cfg-options model.backbone.checkpoint=dino_deitsmall16_pretrain.pth
