@@ -22,8 +22,10 @@ cells at an encoder's stride s (recorded in the table).
 
 Each (encoder, task) runs ``tools/test.py`` in its own process under
 ``WORK_DIR/<name>/<task>/`` (its config as ``config.py``, its log as
-``log.txt``). A run whose ``run.json`` records the same config, checkpoint and
-data is not run again, so an interrupted benchmark resumes where it stopped.
+``log.txt``). A run whose ``run.json`` records the same config, checkpoint
+content (sha256) and data is not run again, so an interrupted benchmark resumes
+where it stopped (a file a backbone reads itself counts by its path, in the
+config). Paths are taken from the current folder, as ``tools/test.py`` takes them.
 The table (``WORK_DIR/encoders.md`` and ``.csv``) takes every score and setting
 from the files the runs wrote (``propagation.json``, ``pck.json``,
 ``miou.json``), never from this script's arguments; frames per second are the
@@ -55,6 +57,7 @@ from mmengine.registry import DefaultScope
 from corrflow.datasets.video_io import DataError
 from corrflow.evaluation.davis_io import evaluate_davis
 from corrflow.registry import MODELS
+from corrflow.utils.checkpoint import file_sha256
 from corrflow.utils.launch import ConfigError, run_with_one_line_errors
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,8 +201,8 @@ def run_one(encoder: dict, task: str, protocol_path: str, data_root: str,
                               f'"{protocol.get("task")}", not {task}')
         cfg, radius = merged_config(protocol, Config.fromfile(encoder['config']))
         config_text = cfg.pretty_text
-        key = _digest(config_text, str(encoder['checkpoint']), data_root,
-                      ','.join(sequences or []))
+        weights = file_sha256(encoder['checkpoint']) if encoder['checkpoint'] else 'none'
+        key = _digest(config_text, weights, data_root, ','.join(sequences or []))
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         if record.get('key') == key and record.get('status') == 'ok':
@@ -226,8 +229,7 @@ def run_one(encoder: dict, task: str, protocol_path: str, data_root: str,
         if threads:
             env['OMP_NUM_THREADS'] = str(threads)
         with open(run_dir / 'log.txt', 'w') as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    cwd=REPO)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         code = os.waitstatus_to_exitcode(status)
