@@ -51,7 +51,8 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.common import gemm_line, gemm_rates, machine_info, machine_line  # noqa: E402
-from corrflow.evaluation.davis_io import evaluate_davis, read_davis_sequences  # noqa: E402
+from corrflow.evaluation.davis_io import (evaluate_davis, read_davis_sequences,  # noqa: E402
+                                          write_first_frame_copy)
 from tests.references import evaluate_baseline  # noqa: E402
 
 SINGLE_OBJECT = ('blackswan', 'breakdance', 'car-roundabout', 'car-shadow', 'dance-twirl', 'dog',
@@ -65,15 +66,6 @@ PRECISION_NOTE = ('precision: not applicable (J&F are pixel counts on boolean ma
 def shared_data_root() -> Path:
     """Shared data folder: env ``CORRFLOW_SHARED_DATA`` or ``../shared/data``."""
     return Path(os.environ.get('CORRFLOW_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
-
-
-def copy_first_frame(annotations: Path, out_dir: Path, sequences: list[str]) -> None:
-    """Write ``out_dir/<seq>/<frame>.png`` = the GT frame 0 file, for every frame."""
-    for seq in sequences:
-        frames = sorted((annotations / seq).glob('*.png'))
-        (out_dir / seq).mkdir(parents=True, exist_ok=True)
-        for frame in frames:
-            shutil.copyfile(frames[0], out_dir / seq / frame.name)
 
 
 def build_cases(data: Path, tmp: Path, smoke: bool) -> list[dict]:
@@ -90,13 +82,13 @@ def build_cases(data: Path, tmp: Path, smoke: bool) -> list[dict]:
         all_seqs, single, multi = all_seqs[:2], single[:2], multi[:2]
 
     first_copy = tmp / 'first_frame_copy'
-    copy_first_frame(davis / 'Annotations' / '480p', first_copy, all_seqs)
+    write_first_frame_copy(str(davis), str(first_copy), all_seqs)
     # OSVOS multi-object results as a pseudo-GT DAVIS root, and their frame-0 copy.
     pseudo_root = tmp / 'pseudo_gt'
     for seq in multi:
         shutil.copytree(osvos / seq, pseudo_root / 'Annotations' / '480p' / seq)
     pseudo_copy = tmp / 'pseudo_gt_first_frame_copy'
-    copy_first_frame(pseudo_root / 'Annotations' / '480p', pseudo_copy, multi)
+    write_first_frame_copy(str(pseudo_root), str(pseudo_copy), multi)
     return [
         dict(name='first-frame copy', davis_root=davis, results=first_copy, sequences=all_seqs),
         dict(name='OSVOS', davis_root=davis, results=osvos, sequences=single),

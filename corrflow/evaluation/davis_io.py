@@ -19,6 +19,7 @@ import math
 import multiprocessing
 import os
 import os.path as osp
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
@@ -36,7 +37,7 @@ __all__ = [
     'GLOBAL_CSV', 'PER_SEQUENCE_CSV', 'PngSizeError', 'evaluate_davis', 'read_davis_gt',
     'read_davis_results', 'read_gt_frame',
     'read_davis_sequences', 'read_png_ids', 'summarise_davis', 'voc_palette', 'write_davis_csvs',
-    'write_indexed_png',
+    'write_first_frame_copy', 'write_indexed_png',
 ]
 
 #: Columns of ``global_results-val.csv``, in the official order.
@@ -71,6 +72,24 @@ def read_davis_sequences(davis_root: str) -> list[str]:
                                 f'explicitly or use a DAVIS root that has it')
     with open(list_file, encoding='utf-8') as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def write_first_frame_copy(davis_root: str, out_dir: str, sequences: Sequence[str]) -> None:
+    """The identity baseline: ``out_dir/<seq>/<frame>.png`` = the GT frame 0 file, for every
+    GT frame of each sequence under ``davis_root``.
+
+    Raises:
+        DataError: a sequence has no annotation PNGs.
+    """
+    for seq in sequences:
+        gt_folder = osp.join(davis_root, _ANNOTATIONS, seq)
+        frames = _png_names(gt_folder)
+        if not frames:
+            raise DataError(f'{gt_folder}: no annotation PNGs to copy frame 0 from')
+        os.makedirs(osp.join(out_dir, seq), exist_ok=True)
+        for name in frames:
+            shutil.copyfile(osp.join(gt_folder, frames[0] + '.png'),
+                            osp.join(out_dir, seq, name + '.png'))
 
 
 def read_davis_gt(davis_root: str, seq: str) -> tuple[np.ndarray, list[str]]:

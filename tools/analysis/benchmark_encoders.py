@@ -55,7 +55,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from corrflow.datasets.video_io import DataError
-from corrflow.evaluation.davis_io import evaluate_davis
+from corrflow.evaluation.davis_io import (evaluate_davis, read_davis_sequences,
+                                          write_first_frame_copy)
 from corrflow.registry import MODELS
 from corrflow.utils.checkpoint import file_sha256
 from corrflow.utils.launch import ConfigError, run_with_one_line_errors
@@ -166,16 +167,8 @@ def run_identity(run_dir: Path, data_root: str, sequences: list[str] | None) -> 
     """Frame 0's DAVIS mask written for every frame, scored like any result folder."""
     masks = run_dir / 'masks'
     shutil.rmtree(masks, ignore_errors=True)
-    ann = Path(data_root) / 'Annotations' / '480p'
-    seqs = sequences or [s.strip() for s in (Path(data_root) / 'ImageSets' / '2017' /
-                                             'val.txt').read_text().split() if s.strip()]
-    for seq in seqs:
-        frames = sorted((ann / seq).glob('*.png'))
-        if not frames:
-            raise DataError(f'identity: no annotations in {ann / seq}')
-        (masks / seq).mkdir(parents=True)
-        for frame in frames:
-            shutil.copyfile(frames[0], masks / seq / frame.name)
+    seqs = sequences or read_davis_sequences(data_root)
+    write_first_frame_copy(data_root, str(masks), seqs)
     global_row, _ = evaluate_davis(data_root, str(masks), seqs, num_workers=1)
     result = dict(propagation=dict(protocol='identity: frame 0 copied to every frame'),
                   sequences=seqs, results=global_row)
